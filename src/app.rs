@@ -1,0 +1,487 @@
+//! The request flow: route → the checks in API.md §3.6 order → one store read → response.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::auth::{caller_identity, BearerVerifier, ShareSigner};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::routes::{self, BASE_PATH};
+use crate::http::{Body, Request, Response, Route};
+use crate::jobs::{entity_tag, if_none_match, Job, JobRecord, JobResult, PendingView};
+use crate::store::{JobStore, StoreError};
+
+/// Time kept back from the Lambda deadline to send the 503 before Lambda gives up on us.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+const MAX_ID_BYTES: usize = 256;
+const SHARE_DEFAULT_SECONDS: u64 = 3600;
+const SHARE_SECONDS: std::ops::RangeInclusive<u64> = 60..=604_800;
+/// GET answers may be kept by the client but must be revalidated (they carry an ETag).
+const REVALIDATE: &str = "private, no-cache";
+/// RFC 3986 unreserved characters stay as they are; everything else in a segment is encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The function's state, built once at init: the store, verifiers and pre-rendered values.
+pub struct App<S> {
+    store: S,
+    bearer: Option<BearerVerifier>,
+    share: Option<ShareSigner>,
+    poll_interval: String,
+}
+
+/// Who may read a job on the GET routes.
+enum Reader {
+    User(String),
+    ShareLink,
+}
+
+impl<S: JobStore> App<S> {
+    pub fn new(config: &Config, store: S) -> Self {
+        App {
+            store,
+            bearer: config.jwt.as_ref().map(BearerVerifier::new),
+            share: config.share_token_secret.as_deref().map(ShareSigner::new),
+            poll_interval: config.poll_interval_seconds.to_string(),
+        }
+    }
+
+    /// Answers one request. `deadline` is when Lambda would cut the invocation off.
+    pub async fn handle(&self, request: &Request, deadline: Option<Instant>) -> Response {
+        match self.dispatch(request, deadline).await {
+            Ok(response) => response,
+            Err(error) => error.into(),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        request: &Request,
+        deadline: Option<Instant>,
+    ) -> Result<Response, ApiError> {
+        let route = routes::route(&request.method, &request.path)?;
+        if matches!(route, Route::Share(_)) && self.share.is_none() {
+            return Err(ApiError::NotConfigured);
+        }
+        if request.body == Body::TooLarge {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        match route {
+            Route::LegacyStatus => self.legacy_status(request, deadline).await,
+            Route::JobStatus(segment) => self.job_status(request, segment, deadline).await,
+            Route::JobResult(segment) => self.job_result(request, segment, deadline).await,
+            Route::Share(segment) => self.share(request, segment, deadline).await,
+        }
+    }
+
+    /// `POST /jobs/status`: the original API, ids in the body.
+    async fn legacy_status(
+        &self,
+        request: &Request,
+        deadline: Option<Instant>,
+    ) -> Result<Response, ApiError> {
+        let body =
+            json_object(json_body(request)?.ok_or(ApiError::invalid("request body is required"))?)?;
+        let (Some(job_id), Some(user_id)) = (
+            non_empty_str(&body, "job_id"),
+            non_empty_str(&body, "user_id"),
+        ) else {
+            return Err(ApiError::invalid("job_id and user_id are required"));
+        };
+        validate_id("job_id", job_id)?;
+        validate_id("user_id", user_id)?;
+        let caller = caller_identity(request, self.bearer.as_ref())?;
+
+        let record = self.read(job_id, deadline).await?;
+        let job = readable_job(record, job_id, |owner| {
+            owner == user_id && caller.as_deref().is_none_or(|caller| caller == user_id)
+        })?;
+        Ok(Response::data(200, to_raw(&job.status_view(job_id))?))
+    }
+
+    /// `GET /jobs/{job_id}`: the same status, with an ETag and polling hints.
+    async fn job_status(
+        &self,
+        request: &Request,
+        segment: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Response, ApiError> {
+        let job_id = path_id(segment)?;
+        let reader = self.reader(request, &job_id)?;
+        let record = self.read(&job_id, deadline).await?;
+        let job = readable_job(record, &job_id, |owner| reader.may_read(owner))?;
+
+        let data = to_raw(&job.status_view(&job_id))?;
+        let etag = entity_tag(data.get());
+        let if_none_match_values: Vec<&str> = request.header_values("if-none-match").collect();
+        let response = if if_none_match(&if_none_match_values, &etag) {
+            Response::not_modified()
+        } else {
+            Response::data(200, data)
+        };
+        let response = response
+            .with_header("etag", etag)
+            .with_header("cache-control", REVALIDATE);
+        Ok(self.poll_hint(response, &job))
+    }
+
+    /// `GET /jobs/{job_id}/result`: the Flickr response alone once the job is done.
+    async fn job_result(
+        &self,
+        request: &Request,
+        segment: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Response, ApiError> {
+        let job_id = path_id(segment)?;
+        let reader = self.reader(request, &job_id)?;
+        let record = self.read(&job_id, deadline).await?;
+        let job = readable_job(record, &job_id, |owner| reader.may_read(owner))?;
+
+        match job.result() {
+            JobResult::Completed { flickr, from_cache } => {
+                let response =
+                    Response::data(200, to_raw(flickr)?).with_header("cache-control", REVALIDATE);
+                Ok(match from_cache {
+                    Some(from_cache) => {
+                        response.with_header("x-from-cache", from_cache.to_string())
+                    }
+                    None => response,
+                })
+            }
+            JobResult::Pending => {
+                let pending = PendingView {
+                    id: &job_id,
+                    state: &job.state,
+                };
+                let response = Response::data(202, to_raw(&pending)?)
+                    .with_header("location", job_path(&job_id));
+                Ok(self.poll_hint(response, &job))
+            }
+            JobResult::Failed { reason } => Err(ApiError::JobFailed(reason.to_string())),
+        }
+    }
+
+    /// `POST /jobs/{job_id}/share`: a signed read link for the owner to hand out.
+    async fn share(
+        &self,
+        request: &Request,
+        segment: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Response, ApiError> {
+        let signer = self.share.as_ref().ok_or(ApiError::NotConfigured)?;
+        let expires_in = match json_body(request)? {
+            None => SHARE_DEFAULT_SECONDS,
+            Some(body) => share_lifetime(&json_object(body)?)?,
+        };
+        let job_id = path_id(segment)?;
+        // A `?token=` is a read grant, never an identity: only real credentials may share.
+        let caller =
+            caller_identity(request, self.bearer.as_ref())?.ok_or(ApiError::Unauthorized)?;
+        let record = self.read(&job_id, deadline).await?;
+        readable_job(record, &job_id, |owner| owner == caller)?;
+
+        let expires_at = unix_now() + expires_in;
+        let token = signer.mint(&job_id, expires_at);
+        let url = format!("{}/result?token={token}", job_path(&job_id));
+        let expires_at_text =
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(expires_at))
+                .to_string();
+        let link = ShareLink {
+            token: &token,
+            expires_at: &expires_at_text,
+            url: &url,
+        };
+        Ok(Response::data(201, to_raw(&link)?).with_header("location", url.clone()))
+    }
+
+    /// A `?token=` decides alone when present; otherwise the caller's identity is required.
+    fn reader(&self, request: &Request, job_id: &str) -> Result<Reader, ApiError> {
+        let mut tokens = request.query_values("token");
+        if let Some(token) = tokens.next() {
+            let repeated = tokens.next().is_some();
+            let valid = !repeated
+                && self
+                    .share
+                    .as_ref()
+                    .is_some_and(|signer| signer.verify(job_id, token, unix_now()));
+            return if valid {
+                Ok(Reader::ShareLink)
+            } else {
+                Err(ApiError::Unauthorized)
+            };
+        }
+        caller_identity(request, self.bearer.as_ref())?
+            .map(Reader::User)
+            .ok_or(ApiError::Unauthorized)
+    }
+
+    /// One `GetItem`, bounded by the SDK's timeouts and by what is left of the invocation.
+    async fn read(
+        &self,
+        job_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<JobRecord>, ApiError> {
+        let read = self.store.get_job(job_id);
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline - DEADLINE_MARGIN, read)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable(
+                        "the invocation deadline came first".into(),
+                    ))
+                }),
+            None => read.await,
+        };
+        result.map_err(|error| match error {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "job store unavailable");
+                ApiError::ServiceUnavailable
+            }
+            StoreError::Failed(detail) => {
+                tracing::error!(%detail, "job store read failed");
+                ApiError::Internal
+            }
+        })
+    }
+
+    fn poll_hint(&self, response: Response, job: &Job) -> Response {
+        if job.is_terminal() {
+            response
+        } else {
+            response.with_header("retry-after", self.poll_interval.clone())
+        }
+    }
+}
+
+impl Reader {
+    fn may_read(&self, owner: &str) -> bool {
+        match self {
+            Reader::User(user_id) => user_id == owner,
+            Reader::ShareLink => true,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ShareLink<'a> {
+    token: &'a str,
+    expires_at: &'a str,
+    url: &'a str,
+}
+
+/// Ownership first (a record without an owner, or someone else's, is "not found"), then
+/// the record's own validity.
+fn readable_job(
+    record: Option<JobRecord>,
+    job_id: &str,
+    may_read: impl Fn(&str) -> bool,
+) -> Result<Job, ApiError> {
+    let record = record.ok_or(ApiError::JobNotFound)?;
+    let Some(owner) = record.owner.as_deref() else {
+        tracing::warn!(job_id, "corrupt job record: no string user_id");
+        return Err(ApiError::JobNotFound);
+    };
+    if !may_read(owner) {
+        return Err(ApiError::JobNotFound);
+    }
+    record.content.map_err(|attribute| {
+        tracing::error!(
+            job_id,
+            attribute,
+            "corrupt job record: attribute of an impossible type"
+        );
+        ApiError::Internal
+    })
+}
+
+/// The body of a POST after the size (413) and media type (415) checks; `None` when empty.
+fn json_body(request: &Request) -> Result<Option<&[u8]>, ApiError> {
+    if let Some(content_type) = request.header("content-type") {
+        if !is_json_media_type(content_type) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    match &request.body {
+        Body::Absent => Ok(None),
+        Body::Bytes(bytes) if bytes.is_empty() => Ok(None),
+        Body::Bytes(bytes) => Ok(Some(bytes)),
+        Body::InvalidBase64 => Err(ApiError::invalid("request body is not valid base64")),
+        Body::TooLarge => Err(ApiError::PayloadTooLarge),
+    }
+}
+
+/// `application/json`, `application/<anything>+json`, with any parameters.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::invalid("request body is not valid UTF-8"))?;
+    match serde_json::from_str(text) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::invalid("request body must be a JSON object")),
+        Err(_) => Err(ApiError::invalid("request body is not valid JSON")),
+    }
+}
+
+fn non_empty_str<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    object.get(key)?.as_str().filter(|value| !value.is_empty())
+}
+
+fn share_lifetime(body: &Map<String, Value>) -> Result<u64, ApiError> {
+    match body.get("expires_in") {
+        None | Some(Value::Null) => Ok(SHARE_DEFAULT_SECONDS),
+        Some(value) => value
+            .as_u64()
+            .filter(|seconds| SHARE_SECONDS.contains(seconds))
+            .ok_or(ApiError::invalid(
+                "expires_in must be a whole number of seconds from 60 to 604800",
+            )),
+    }
+}
+
+/// A job id from the path: percent-decoded, then held to the same rules as body ids.
+fn path_id(segment: &str) -> Result<String, ApiError> {
+    let id = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| ApiError::invalid("job_id in the path is not valid UTF-8"))?;
+    validate_id("job_id", &id)?;
+    Ok(id.into_owned())
+}
+
+fn validate_id(name: &str, id: &str) -> Result<(), ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::InvalidRequest(Cow::Owned(format!(
+            "{name} must not be empty"
+        ))));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(ApiError::InvalidRequest(Cow::Owned(format!(
+            "{name} must be at most {MAX_ID_BYTES} bytes"
+        ))));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest(Cow::Owned(format!(
+            "{name} must not contain control characters"
+        ))));
+    }
+    Ok(())
+}
+
+/// `/api/v1/flickr/jobs/{job_id}` with the id encoded as one path segment.
+pub fn job_path(job_id: &str) -> String {
+    format!(
+        "{BASE_PATH}/jobs/{}",
+        utf8_percent_encode(job_id, PATH_SEGMENT)
+    )
+}
+
+fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(value).map_err(|error| {
+        tracing::error!(%error, "could not serialize response data");
+        ApiError::Internal
+    })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types() {
+        for accepted in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.api+json",
+            " application/json ;x=y",
+        ] {
+            assert!(is_json_media_type(accepted), "{accepted}");
+        }
+        for refused in [
+            "text/plain",
+            "application/xml",
+            "text/json",
+            "application/jsonp",
+            "",
+        ] {
+            assert!(!is_json_media_type(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn id_rules() {
+        assert!(validate_id("job_id", "e6b6634c-e07c-43f0-88b3-9516590aad77").is_ok());
+        assert!(validate_id("job_id", &"x".repeat(256)).is_ok());
+        assert!(validate_id("job_id", &"x".repeat(257)).is_err());
+        assert!(
+            validate_id("job_id", &"é".repeat(129)).is_err(),
+            "bytes, not characters"
+        );
+        for control in ["a\u{0}b", "a\nb", "a\u{7f}b", "a\u{85}b", "a\u{9f}"] {
+            assert!(validate_id("job_id", control).is_err(), "{control:?}");
+        }
+        assert!(
+            validate_id("job_id", "a\u{200b}b").is_ok(),
+            "format characters are not Cc"
+        );
+    }
+
+    #[test]
+    fn path_ids_are_decoded_then_validated() {
+        assert_eq!(path_id("a%2Fb%20c").unwrap(), "a/b c");
+        assert!(path_id("%FF").is_err());
+        assert!(path_id("a%0Ab").is_err());
+    }
+
+    #[test]
+    fn job_paths_encode_one_segment() {
+        assert_eq!(job_path("abc-1._~"), "/api/v1/flickr/jobs/abc-1._~");
+        assert_eq!(
+            job_path("a/b?c d#é"),
+            "/api/v1/flickr/jobs/a%2Fb%3Fc%20d%23%C3%A9"
+        );
+    }
+
+    #[test]
+    fn share_lifetime_bounds() {
+        let body = |value: Value| -> Map<String, Value> {
+            serde_json::from_value(serde_json::json!({"expires_in": value})).unwrap()
+        };
+        assert_eq!(share_lifetime(&Map::new()), Ok(3600));
+        assert_eq!(share_lifetime(&body(Value::Null)), Ok(3600));
+        assert_eq!(share_lifetime(&body(60.into())), Ok(60));
+        assert_eq!(share_lifetime(&body(604_800.into())), Ok(604_800));
+        for bad in [
+            serde_json::json!(59),
+            serde_json::json!(604_801),
+            serde_json::json!(90.5),
+            serde_json::json!("600"),
+            serde_json::json!(-60),
+        ] {
+            assert!(share_lifetime(&body(bad.clone())).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The one error type of the API, and its mapping to status, code and message.
+
+use std::borrow::Cow;
+
+/// Every way a request can fail. Status codes and codes are chosen here and nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the message says what is wrong with the request (never with a record).
+    InvalidRequest(Cow<'static, str>),
+    /// 401: no identity, or credentials that were sent and are wrong.
+    Unauthorized,
+    /// 404 for a missing job and for another user's job alike, so neither can be told apart.
+    JobNotFound,
+    RouteNotFound,
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    /// 501: the share route without `SHARE_TOKEN_SECRET`.
+    NotConfigured,
+    /// 409 on the result route; carries `failedReason`, which the job's reader may see.
+    JobFailed(String),
+    /// 503: DynamoDB throttled, unreachable or too slow.
+    ServiceUnavailable,
+    /// 500: a corrupt record of the caller, or anything unexpected. Details go to the log only.
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid(message: &'static str) -> Self {
+        ApiError::InvalidRequest(Cow::Borrowed(message))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::InvalidRequest(_) => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::JobNotFound | ApiError::RouteNotFound => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::JobFailed(_) => 409,
+            ApiError::PayloadTooLarge => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::Internal => 500,
+            ApiError::NotConfigured => 501,
+            ApiError::ServiceUnavailable => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest(_) => "ERR_INVALID_REQUEST",
+            ApiError::Unauthorized => "ERR_UNAUTHORIZED",
+            ApiError::JobNotFound => "ERR_JOB_NOT_FOUND",
+            ApiError::RouteNotFound => "ERR_ROUTE_NOT_FOUND",
+            ApiError::MethodNotAllowed { .. } => "ERR_METHOD_NOT_ALLOWED",
+            ApiError::JobFailed(_) => "ERR_JOB_FAILED",
+            ApiError::PayloadTooLarge => "ERR_PAYLOAD_TOO_LARGE",
+            ApiError::UnsupportedMediaType => "ERR_UNSUPPORTED_MEDIA_TYPE",
+            ApiError::Internal => "ERR_INTERNAL",
+            ApiError::NotConfigured => "ERR_NOT_CONFIGURED",
+            ApiError::ServiceUnavailable => "ERR_SERVICE_UNAVAILABLE",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::InvalidRequest(message) => message,
+            ApiError::Unauthorized => "valid credentials are required",
+            ApiError::JobNotFound => "job_not_found",
+            ApiError::RouteNotFound => "route not found",
+            ApiError::MethodNotAllowed { .. } => "method not allowed",
+            ApiError::JobFailed(reason) => reason,
+            ApiError::PayloadTooLarge => "request body is larger than 64 KiB",
+            ApiError::UnsupportedMediaType => "Content-Type must be application/json",
+            ApiError::Internal => "internal error",
+            ApiError::NotConfigured => "share links are not configured",
+            ApiError::ServiceUnavailable => "the job store is unavailable, retry shortly",
+        }
+    }
+
+    /// Headers that belong to the error itself (beyond the ones every error carries).
+    pub fn headers(&self) -> Vec<(&'static str, Cow<'static, str>)> {
+        match self {
+            ApiError::Unauthorized => vec![("www-authenticate", Cow::Borrowed("Bearer"))],
+            ApiError::MethodNotAllowed { allow } => vec![("allow", Cow::Borrowed(*allow))],
+            ApiError::ServiceUnavailable => vec![("retry-after", Cow::Borrowed("1"))],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_say_nothing_specific() {
+        assert_eq!(ApiError::Internal.status(), 500);
+        assert_eq!(ApiError::Internal.message(), "internal error");
+    }
+
+    #[test]
+    fn not_found_message_is_the_legacy_one() {
+        assert_eq!(ApiError::JobNotFound.message(), "job_not_found");
+        assert_eq!(ApiError::JobNotFound.code(), "ERR_JOB_NOT_FOUND");
+    }
+
+    #[test]
+    fn error_headers_follow_the_contract() {
+        assert_eq!(
+            ApiError::Unauthorized.headers(),
+            vec![("www-authenticate", Cow::Borrowed("Bearer"))]
+        );
+        assert_eq!(
+            ApiError::ServiceUnavailable.headers(),
+            vec![("retry-after", Cow::Borrowed("1"))]
+        );
+        assert_eq!(
+            ApiError::MethodNotAllowed { allow: "POST" }.headers(),
+            vec![("allow", Cow::Borrowed("POST"))]
+        );
+    }
+}

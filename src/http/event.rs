@@ -1,0 +1,345 @@
+//! One lenient reader for every HTTP payload Lambda receives (API Gateway v1/v2, function URLs, ALB).
+//!
+//! `lambda_http` would decode base64 bodies with `expect` and crash the invocation on bad
+//! input, so the raw event is read here and turned into a `Request` without ever failing.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::routes::BASE_PATH;
+
+/// Requests above this size (after base64 decoding) are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Which payload format the event came in, so the response goes back in the same one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// API Gateway REST API (payload 1.0).
+    RestApi,
+    /// API Gateway HTTP API (payload 2.0), Lambda function URLs, `cargo lambda watch`.
+    HttpApi,
+    /// Application Load Balancer.
+    Alb,
+}
+
+/// The request body as received, decoded from base64 when flagged so.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Body {
+    Absent,
+    Bytes(Vec<u8>),
+    InvalidBase64,
+    TooLarge,
+}
+
+/// A request in one shape, whatever payload format it arrived in.
+#[derive(Debug)]
+pub struct Request {
+    pub origin: Origin,
+    pub method: String,
+    /// Path with any stage prefix removed, still percent-encoded.
+    pub path: String,
+    /// Lower-case names; repeated headers stay separate entries.
+    pub headers: Vec<(String, String)>,
+    /// Decoded query pairs; repeated keys stay separate entries.
+    pub query: Vec<(String, String)>,
+    pub body: Body,
+    /// API Gateway's request id when present, else empty (the caller supplies the invocation id).
+    pub gateway_request_id: Option<String>,
+    /// `requestContext.authorizer` as API Gateway put it there.
+    pub authorizer: Option<Value>,
+}
+
+impl Request {
+    /// Every value of a header, in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn query_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.query
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The fields of all supported payload formats; anything else in the event is ignored.
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase", default)]
+struct RawEvent {
+    version: Option<String>,
+    http_method: Option<String>,
+    path: Option<String>,
+    raw_path: Option<String>,
+    raw_query_string: Option<String>,
+    headers: Option<HashMap<String, Option<String>>>,
+    multi_value_headers: Option<HashMap<String, Option<Vec<String>>>>,
+    query_string_parameters: Option<HashMap<String, Option<String>>>,
+    multi_value_query_string_parameters: Option<HashMap<String, Option<Vec<String>>>>,
+    body: Option<String>,
+    is_base64_encoded: Option<bool>,
+    request_context: Option<RawContext>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase", default)]
+struct RawContext {
+    request_id: Option<String>,
+    stage: Option<String>,
+    http: Option<RawHttp>,
+    authorizer: Option<Value>,
+    elb: Option<Value>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct RawHttp {
+    method: Option<String>,
+    path: Option<String>,
+}
+
+/// Reads a Lambda event. `None` when it is not an HTTP event of any known shape.
+pub fn parse_event(raw: &str) -> Option<Request> {
+    let event: RawEvent = serde_json::from_str(raw).ok()?;
+    let context = event.request_context.unwrap_or_default();
+    let origin = if context.elb.is_some() {
+        Origin::Alb
+    } else if event.version.as_deref() == Some("2.0") {
+        Origin::HttpApi
+    } else {
+        Origin::RestApi
+    };
+
+    let (method, path) = match origin {
+        Origin::HttpApi => {
+            let http = context.http.unwrap_or_default();
+            (http.method?, event.raw_path.or(http.path)?)
+        }
+        Origin::RestApi | Origin::Alb => (event.http_method?, event.path?),
+    };
+
+    let headers = match event.multi_value_headers {
+        Some(multi) if !multi.is_empty() => flatten_multi(multi),
+        _ => flatten_single(event.headers.unwrap_or_default()),
+    }
+    .into_iter()
+    .map(|(name, value)| (name.to_ascii_lowercase(), value))
+    .collect();
+
+    let query = match origin {
+        Origin::HttpApi => match event.raw_query_string {
+            Some(raw) => form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+            None => flatten_single(event.query_string_parameters.unwrap_or_default()),
+        },
+        Origin::RestApi | Origin::Alb => {
+            let pairs = match event.multi_value_query_string_parameters {
+                Some(multi) if !multi.is_empty() => flatten_multi(multi),
+                _ => flatten_single(event.query_string_parameters.unwrap_or_default()),
+            };
+            // ALB passes query strings on exactly as the client sent them, still encoded.
+            if origin == Origin::Alb {
+                pairs
+                    .into_iter()
+                    .map(|(key, value)| (decode_query_part(&key), decode_query_part(&value)))
+                    .collect()
+            } else {
+                pairs
+            }
+        }
+    };
+
+    let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false));
+
+    Some(Request {
+        origin,
+        method,
+        path: strip_stage(path, context.stage.as_deref()),
+        headers,
+        query,
+        body,
+        gateway_request_id: context.request_id.filter(|id| !id.is_empty()),
+        authorizer: context.authorizer,
+    })
+}
+
+fn flatten_single(map: HashMap<String, Option<String>>) -> Vec<(String, String)> {
+    map.into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect()
+}
+
+fn flatten_multi(map: HashMap<String, Option<Vec<String>>>) -> Vec<(String, String)> {
+    map.into_iter()
+        .flat_map(|(key, values)| {
+            values
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |value| (key.clone(), value))
+        })
+        .collect()
+}
+
+fn decode_query_part(part: &str) -> String {
+    form_urlencoded::parse(format!("x={part}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
+fn decode_body(body: Option<String>, base64_encoded: bool) -> Body {
+    let Some(body) = body else {
+        return Body::Absent;
+    };
+    if !base64_encoded {
+        return if body.len() > MAX_BODY_BYTES {
+            Body::TooLarge
+        } else {
+            Body::Bytes(body.into_bytes())
+        };
+    }
+    // Refuse before decoding anything that cannot fit once decoded.
+    if body.len() / 4 * 3 > MAX_BODY_BYTES + 3 {
+        return Body::TooLarge;
+    }
+    match base64::engine::general_purpose::STANDARD.decode(body.trim()) {
+        Ok(bytes) if bytes.len() > MAX_BODY_BYTES => Body::TooLarge,
+        Ok(bytes) => Body::Bytes(bytes),
+        Err(_) => Body::InvalidBase64,
+    }
+}
+
+/// REST APIs (and HTTP APIs on a named stage) put the stage in front of the path.
+fn strip_stage(path: String, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) if !stage.is_empty() && stage != "$default" && !path.starts_with(BASE_PATH) => {
+            match path
+                .strip_prefix('/')
+                .and_then(|rest| rest.strip_prefix(stage))
+            {
+                Some(rest) if rest.starts_with('/') => rest.to_string(),
+                _ => path,
+            }
+        }
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(event: Value) -> Request {
+        parse_event(&event.to_string()).expect("an HTTP event")
+    }
+
+    #[test]
+    fn http_api_v2_event() {
+        let request = parse(json!({
+            "version": "2.0",
+            "rawPath": "/api/v1/flickr/jobs/abc",
+            "rawQueryString": "token=a%2Bb&token=c",
+            "headers": {"Content-Type": "application/json"},
+            "requestContext": {"requestId": "req-1", "http": {"method": "GET", "path": "/api/v1/flickr/jobs/abc"}},
+            "body": "e30=",
+            "isBase64Encoded": true
+        }));
+        assert_eq!(request.origin, Origin::HttpApi);
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.path, "/api/v1/flickr/jobs/abc");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(
+            request.query_values("token").collect::<Vec<_>>(),
+            ["a+b", "c"]
+        );
+        assert_eq!(request.body, Body::Bytes(b"{}".to_vec()));
+        assert_eq!(request.gateway_request_id.as_deref(), Some("req-1"));
+    }
+
+    #[test]
+    fn rest_api_event_with_stage_prefix() {
+        let request = parse(json!({
+            "resource": "/{proxy+}",
+            "path": "/prod/api/v1/flickr/jobs/status",
+            "httpMethod": "POST",
+            "headers": {"content-type": "application/json"},
+            "multiValueHeaders": {"content-type": ["application/json"], "X-Many": ["1", "2"]},
+            "queryStringParameters": null,
+            "multiValueQueryStringParameters": {"token": ["t1", "t2"]},
+            "requestContext": {"requestId": "rest-1", "stage": "prod"},
+            "body": "{}",
+            "isBase64Encoded": false
+        }));
+        assert_eq!(request.origin, Origin::RestApi);
+        assert_eq!(request.path, "/api/v1/flickr/jobs/status");
+        assert_eq!(request.header_values("x-many").count(), 2);
+        assert_eq!(request.query_values("token").count(), 2);
+    }
+
+    #[test]
+    fn alb_event_decodes_query() {
+        let request = parse(json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn"}},
+            "httpMethod": "GET",
+            "path": "/api/v1/flickr/jobs/a",
+            "queryStringParameters": {"token": "x%2By"},
+            "headers": {},
+            "body": "",
+            "isBase64Encoded": false
+        }));
+        assert_eq!(request.origin, Origin::Alb);
+        assert_eq!(request.query_values("token").collect::<Vec<_>>(), ["x+y"]);
+        assert!(request.gateway_request_id.is_none());
+    }
+
+    #[test]
+    fn bad_base64_and_oversized_bodies_are_flagged_not_fatal() {
+        assert_eq!(decode_body(Some("***".into()), true), Body::InvalidBase64);
+        assert_eq!(
+            decode_body(Some("a".repeat(MAX_BODY_BYTES + 1)), false),
+            Body::TooLarge
+        );
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(vec![b'a'; MAX_BODY_BYTES + 1]);
+        assert_eq!(decode_body(Some(encoded), true), Body::TooLarge);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(vec![b'a'; MAX_BODY_BYTES]);
+        assert!(
+            matches!(decode_body(Some(encoded), true), Body::Bytes(b) if b.len() == MAX_BODY_BYTES)
+        );
+        assert_eq!(decode_body(None, true), Body::Absent);
+    }
+
+    #[test]
+    fn non_http_events_are_not_requests() {
+        assert!(parse_event("[]").is_none());
+        assert!(parse_event("{\"Records\": []}").is_none());
+        assert!(parse_event("not json").is_none());
+    }
+
+    #[test]
+    fn stage_is_only_stripped_as_a_whole_segment() {
+        assert_eq!(strip_stage("/prod/api".into(), Some("prod")), "/api");
+        assert_eq!(
+            strip_stage("/production/api".into(), Some("prod")),
+            "/production/api"
+        );
+        assert_eq!(strip_stage("/api".into(), Some("$default")), "/api");
+        let path = "/api/v1/flickr/jobs/x".to_string();
+        assert_eq!(strip_stage(path.clone(), Some("api")), path);
+    }
+}

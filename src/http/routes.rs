@@ -1,0 +1,125 @@
+//! Method and path → the route it addresses, or the 404/405 that answers it.
+
+use crate::error::ApiError;
+
+pub const BASE_PATH: &str = "/api/v1/flickr";
+const JOBS_PREFIX: &str = "/api/v1/flickr/jobs/";
+
+/// The routes of the API. Job ids are the path segment as sent, still percent-encoded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `POST /jobs/status`: the original API.
+    LegacyStatus,
+    /// `GET /jobs/{job_id}`.
+    JobStatus(&'a str),
+    /// `GET /jobs/{job_id}/result`.
+    JobResult(&'a str),
+    /// `POST /jobs/{job_id}/share`.
+    Share(&'a str),
+}
+
+impl Route<'_> {
+    /// A short name for logs and metrics (never the job id).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::LegacyStatus => "status",
+            Route::JobStatus(_) => "job",
+            Route::JobResult(_) => "result",
+            Route::Share(_) => "share",
+        }
+    }
+}
+
+pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
+    let rest = path
+        .strip_prefix(JOBS_PREFIX)
+        .ok_or(ApiError::RouteNotFound)?;
+    let mut segments = rest.split('/');
+    let first = segments.next().unwrap_or_default();
+    let second = segments.next();
+    if first.is_empty() || segments.next().is_some() {
+        return Err(ApiError::RouteNotFound);
+    }
+    let (route, allow) = match second {
+        // The bare `/jobs/status` is the original endpoint, never a job id.
+        None if first == "status" => (Route::LegacyStatus, "POST"),
+        None => (Route::JobStatus(first), "GET"),
+        Some("result") => (Route::JobResult(first), "GET"),
+        Some("share") => (Route::Share(first), "POST"),
+        Some(_) => return Err(ApiError::RouteNotFound),
+    };
+    if method == allow {
+        Ok(route)
+    } else {
+        Err(ApiError::MethodNotAllowed { allow })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_routes() {
+        assert_eq!(
+            route("POST", "/api/v1/flickr/jobs/status"),
+            Ok(Route::LegacyStatus)
+        );
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/abc"),
+            Ok(Route::JobStatus("abc"))
+        );
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/a%2Fb/result"),
+            Ok(Route::JobResult("a%2Fb"))
+        );
+        assert_eq!(
+            route("POST", "/api/v1/flickr/jobs/abc/share"),
+            Ok(Route::Share("abc"))
+        );
+    }
+
+    #[test]
+    fn status_is_an_id_below_the_bare_path() {
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/status/result"),
+            Ok(Route::JobResult("status"))
+        );
+        assert_eq!(
+            route("POST", "/api/v1/flickr/jobs/status/share"),
+            Ok(Route::Share("status"))
+        );
+    }
+
+    #[test]
+    fn wrong_method_names_the_allowed_one() {
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/status"),
+            Err(ApiError::MethodNotAllowed { allow: "POST" })
+        );
+        assert_eq!(
+            route("DELETE", "/api/v1/flickr/jobs/abc"),
+            Err(ApiError::MethodNotAllowed { allow: "GET" })
+        );
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/abc/share"),
+            Err(ApiError::MethodNotAllowed { allow: "POST" })
+        );
+    }
+
+    #[test]
+    fn unknown_paths() {
+        for path in [
+            "/",
+            "/api/v1/flickr/jobs",
+            "/api/v1/flickr/jobs/",
+            "/api/v1/flickr/jobs//result",
+            "/api/v1/flickr/jobs/abc/",
+            "/api/v1/flickr/jobs/abc/other",
+            "/api/v1/flickr/jobs/abc/result/x",
+            "/api/v2/flickr/jobs/status",
+        ] {
+            assert_eq!(route("GET", path), Err(ApiError::RouteNotFound), "{path}");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The Lambda edge: a raw invocation event in, the HTTP response payload out, never an error.
+
+use std::convert::Infallible;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::event::parse_event;
+use crate::http::{LambdaResponse, Origin, Response};
+use crate::store::JobStore;
+
+/// Handles one invocation. Every input, however malformed, gets an HTTP answer: a Lambda
+/// error would reach the client as API Gateway's bare 502.
+pub async fn handle_event<S: JobStore>(
+    app: &App<S>,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<LambdaResponse, Infallible> {
+    let started = Instant::now();
+    let deadline = remaining(event.context.deadline).map(|left| started + left);
+    let Some(request) = parse_event(event.payload.get()) else {
+        tracing::warn!(request_id = %event.context.request_id, "event is not an HTTP request");
+        let response = Response::from(ApiError::invalid("the event is not an HTTP request"));
+        return Ok(response.into_lambda(Origin::HttpApi, &event.context.request_id));
+    };
+    let request_id = request
+        .gateway_request_id
+        .as_deref()
+        .unwrap_or(&event.context.request_id);
+
+    let response = app.handle(&request, deadline).await;
+    tracing::info!(
+        request_id,
+        method = %request.method,
+        status = response.status,
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(response.into_lambda(request.origin, request_id))
+}
+
+/// Time left before Lambda's deadline (epoch milliseconds); `None` when there is none.
+fn remaining(deadline_ms: u64) -> Option<Duration> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    Some(Duration::from_millis(deadline_ms).saturating_sub(now))
+}

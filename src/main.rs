@@ -1,0 +1,14 @@
+//! Wiring only: configuration, logging, the DynamoDB client and the runtime loop.
+
+use flickr_job_status::{app::App, config::Config, lambda::handle_event, store::DynamoStore};
+use lambda_runtime::{service_fn, Error};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config =
+        Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
+    let store = DynamoStore::from_config(&config).await;
+    let app = App::new(&config, store);
+    lambda_runtime::run(service_fn(|event| handle_event(&app, event))).await
+}
