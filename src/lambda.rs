@@ -42,11 +42,40 @@ pub async fn handle_event<S: JobStore>(
     Ok(response.into_lambda(request.origin, request_id))
 }
 
+/// Deadlines before this (2001-09-09) are not epoch times: `cargo lambda watch` sends its
+/// timeout (600000 ms) in the deadline header. Those invocations get no deadline of their own.
+const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
+
 /// Time left before Lambda's deadline (epoch milliseconds); `None` when there is none.
 fn remaining(deadline_ms: u64) -> Option<Duration> {
-    if deadline_ms == 0 {
+    if deadline_ms < EARLIEST_EPOCH_DEADLINE_MS {
         return None;
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
     Some(Duration::from_millis(deadline_ms).saturating_sub(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines() {
+        assert_eq!(remaining(0), None);
+        assert_eq!(
+            remaining(600_000),
+            None,
+            "cargo lambda watch's relative timeout"
+        );
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = remaining(now_ms + 3_000).unwrap();
+        assert!(
+            left > Duration::from_millis(2_000) && left <= Duration::from_millis(3_000),
+            "{left:?}"
+        );
+        assert_eq!(remaining(now_ms - 5_000), Some(Duration::ZERO));
+    }
 }

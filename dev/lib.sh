@@ -1,0 +1,48 @@
+# Shared by dev/run and dev/test: tool paths, offline AWS settings, and a local DynamoDB server.
+# shellcheck shell=bash
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$root/.venv/bin:$PATH"
+# Everything runs offline: a fixed region, dummy credentials, no instance metadata look-ups.
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+unset AWS_SESSION_TOKEN AWS_PROFILE
+export AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT SECONDS: until something accepts connections on 127.0.0.1:PORT.
+wait_for_port() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(f"nothing listens on 127.0.0.1:{port}")
+PY
+}
+
+# start_moto LOGFILE: moto's DynamoDB-compatible server on a free port; sets MOTO_PID and
+# AWS_ENDPOINT_URL_DYNAMODB. The caller stops it (stop_moto, usually from an EXIT trap).
+start_moto() {
+  local port
+  port="$(free_port)"
+  moto_server -H 127.0.0.1 -p "$port" >"$1" 2>&1 &
+  MOTO_PID=$!
+  wait_for_port "$port" 30
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+    MOTO_PID=
+  fi
+}

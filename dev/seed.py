@@ -1,0 +1,41 @@
+"""Creates the jobs table on a local DynamoDB-compatible server and loads records into it.
+
+Usage: python dev/seed.py --endpoint http://127.0.0.1:PORT --table NAME FILE.json [FILE.json ...]
+Each file holds a list of items in DynamoDB's typed JSON ({"jobId": {"S": "..."}, ...}).
+"""
+
+import argparse
+import json
+import os
+
+import boto3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"), required=False)
+    parser.add_argument("--table", required=True)
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args()
+    if not args.endpoint:
+        parser.error("--endpoint or AWS_ENDPOINT_URL_DYNAMODB is required")
+
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint)
+    if args.table not in client.list_tables()["TableNames"]:
+        client.create_table(
+            TableName=args.table,
+            KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    count = 0
+    for path in args.files:
+        with open(path, encoding="utf-8") as handle:
+            for item in json.load(handle):
+                client.put_item(TableName=args.table, Item=item)
+                count += 1
+    print(f"seeded {count} job records into table {args.table!r} at {args.endpoint}")
+
+
+if __name__ == "__main__":
+    main()
