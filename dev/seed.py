@@ -5,10 +5,25 @@ Each file holds a list of items in DynamoDB's typed JSON ({"jobId": {"S": "..."}
 """
 
 import argparse
+import base64
 import json
 import os
 
 import boto3
+
+
+def attribute(value: dict) -> dict:
+    """Binary attributes are written as base64 text in the files; boto3 wants the bytes."""
+    ((kind, payload),) = value.items()
+    if kind == "B":
+        return {kind: base64.b64decode(payload)}
+    if kind == "BS":
+        return {kind: [base64.b64decode(p) for p in payload]}
+    if kind == "M":
+        return {kind: {name: attribute(v) for name, v in payload.items()}}
+    if kind == "L":
+        return {kind: [attribute(v) for v in payload]}
+    return value
 
 
 def main() -> None:
@@ -32,7 +47,7 @@ def main() -> None:
     for path in args.files:
         with open(path, encoding="utf-8") as handle:
             for item in json.load(handle):
-                client.put_item(TableName=args.table, Item=item)
+                client.put_item(TableName=args.table, Item={name: attribute(v) for name, v in item.items()})
                 count += 1
     print(f"seeded {count} job records into table {args.table!r} at {args.endpoint}")
 

@@ -55,6 +55,10 @@ impl<S: JobStore> App<S> {
         }
     }
 
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// Answers one request. `deadline` is when Lambda would cut the invocation off.
     pub async fn handle(&self, request: &Request, deadline: Option<Instant>) -> Response {
         match self.dispatch(request, deadline).await {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -51,11 +51,7 @@ impl DynamoStore {
     /// Builds the SDK client once, at init, with the timeouts and retries from `config`.
     /// `AWS_ENDPOINT_URL_DYNAMODB` is honoured by the SDK itself.
     pub async fn from_config(config: &Config) -> Self {
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(timeouts(config.dynamodb_timeout))
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .load()
-            .await;
+        let sdk_config = sdk_loader(config).load().await;
         Self::new(Client::new(&sdk_config), config)
     }
 
@@ -68,8 +64,16 @@ impl DynamoStore {
     }
 }
 
+/// The SDK settings of the store: region, credentials and endpoint from the environment,
+/// timeouts and retries from `config`. Tests add an endpoint of their own.
+pub fn sdk_loader(config: &Config) -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts(config.dynamodb_timeout))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+}
+
 /// Per attempt, the configured timeout; the whole operation, all attempts plus backoff.
-pub fn timeouts(per_attempt: Duration) -> TimeoutConfig {
+fn timeouts(per_attempt: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(per_attempt)
         .operation_attempt_timeout(per_attempt)

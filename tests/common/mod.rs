@@ -1,0 +1,265 @@
+//! Shared by the integration tests: the local DynamoDB server, events, and invoking the handler
+//! the way Lambda does (raw event in, HTTP response payload out).
+#![allow(dead_code)]
+
+pub mod fake_dynamo;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use flickr_job_status::app::App;
+use flickr_job_status::config::Config;
+use flickr_job_status::jobs::JobRecord;
+use flickr_job_status::lambda::handle_event;
+use flickr_job_status::store::{sdk_loader, DynamoStore, JobStore, StoreError};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+pub const OWNER: &str = "09b4e414-4f70-4226-9ee8-f9e815fc2539";
+pub const OTHER_USER: &str = "5d1e7f3a-0b2c-4d6e-8f9a-1b2c3d4e5f60";
+pub const COMPLETED_JOB: &str = "e6b6634c-e07c-43f0-88b3-9516590aad77";
+pub const FAILED_JOB: &str = "3f1c2a9e-7b55-4d0e-9a61-2c8f0b7d4e11";
+pub const QUEUED_JOB: &str = "7a2d9c4b-1e3f-4b8a-8c5d-6f0e9a1b2c3d";
+pub const RETRYING_JOB: &str = "b5e8f1a2-3c4d-4e5f-9a6b-7c8d9e0f1a2b";
+pub const MISSING_JOB: &str = "00000000-0000-4000-8000-000000000000";
+/// Owner of the records in tests/fixtures/records.json.
+pub const TEST_USER: &str = "user-test-1";
+pub const JWT_SECRET: &str = "local-dev-jwt-secret";
+pub const SHARE_SECRET: &str = "local-dev-share-secret";
+pub const INVOCATION_ID: &str = "invocation-id-1";
+
+/// The local DynamoDB server that dev/test started.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("AWS_ENDPOINT_URL_DYNAMODB is unset: run the tests through dev/test, which starts the local DynamoDB server")
+}
+
+/// The table dev/test seeded with dev/sample-jobs.json and tests/fixtures/records.json.
+pub fn table() -> String {
+    std::env::var("TEST_JOBS_TABLE").unwrap_or_else(|_| "flickr-jobs-test".to_string())
+}
+
+/// The test configuration: the seeded table and the dev secrets, with `overrides` on top
+/// (an empty value unsets a variable).
+pub fn config(overrides: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("JOBS_TABLE".to_string(), table()),
+        ("JWT_SECRET".to_string(), JWT_SECRET.to_string()),
+        ("SHARE_TOKEN_SECRET".to_string(), SHARE_SECRET.to_string()),
+    ]);
+    for (name, value) in overrides {
+        vars.insert(name.to_string(), value.to_string());
+    }
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("a valid test configuration")
+}
+
+/// The app against the local DynamoDB server, built the way `main` builds it.
+pub async fn app(overrides: &[(&str, &str)]) -> App<Counting<DynamoStore>> {
+    endpoint();
+    let config = config(overrides);
+    let store = DynamoStore::from_config(&config).await;
+    App::new(&config, Counting::new(store))
+}
+
+/// The app against another endpoint (a fault-injecting server, a closed port).
+pub async fn app_at(endpoint: &str, overrides: &[(&str, &str)]) -> App<Counting<DynamoStore>> {
+    let config = config(overrides);
+    let sdk = sdk_loader(&config).endpoint_url(endpoint).load().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config);
+    App::new(&config, Counting::new(store))
+}
+
+/// A direct SDK client on the local server, for tests that write records of their own.
+pub async fn client() -> aws_sdk_dynamodb::Client {
+    let sdk = sdk_loader(&config(&[])).endpoint_url(endpoint()).load().await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+}
+
+/// Counts the store reads, to prove one `GetItem` per valid request and none for rejected ones.
+pub struct Counting<S> {
+    inner: S,
+    reads: Arc<AtomicUsize>,
+}
+
+impl<S> Counting<S> {
+    pub fn new(inner: S) -> Self {
+        Counting { inner, reads: Arc::new(AtomicUsize::new(0)) }
+    }
+}
+
+pub trait ReadCount {
+    fn reads(&self) -> usize;
+}
+
+impl<S: JobStore> ReadCount for App<Counting<S>> {
+    fn reads(&self) -> usize {
+        self.store().reads.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: JobStore> JobStore for Counting<S> {
+    async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_job(job_id).await
+    }
+}
+
+/// What came back, read the way API Gateway reads it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub raw_body: Option<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+
+    pub fn error_message(&self) -> Option<&str> {
+        self.body["error"]["message"].as_str()
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// Asserts an error envelope: status, code, `data` null, exactly three keys, `no-store`.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{self:#?}");
+        assert_eq!(self.error_code(), Some(code), "{self:#?}");
+        assert_eq!(self.body["data"], Value::Null, "{self:#?}");
+        assert_eq!(self.body.as_object().map(|o| o.len()), Some(3), "{self:#?}");
+        assert_eq!(self.header("cache-control"), Some("no-store"), "{self:#?}");
+        assert_eq!(self.header("content-type"), Some("application/json; charset=utf-8"));
+    }
+
+    /// The reply with the request id taken out, to compare two replies for everything else.
+    pub fn without_request_id(&self) -> (u16, Vec<(String, String)>, Value) {
+        let mut headers: Vec<_> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| name.as_str() != "x-request-id")
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        headers.sort();
+        let mut body = self.body.clone();
+        if let Some(object) = body.as_object_mut() {
+            object.remove("request_id");
+        }
+        (self.status, headers, body)
+    }
+}
+
+pub async fn invoke<S: JobStore>(app: &App<S>, event: &Value) -> Reply {
+    invoke_raw(app, &event.to_string(), 0).await
+}
+
+/// Invokes with a Lambda deadline `deadline_ms` from now (0: no deadline).
+pub async fn invoke_with_deadline<S: JobStore>(app: &App<S>, event: &Value, deadline_ms: u64) -> Reply {
+    let deadline = if deadline_ms == 0 { 0 } else { now_ms() + deadline_ms };
+    invoke_raw(app, &event.to_string(), deadline).await
+}
+
+pub async fn invoke_raw<S: JobStore>(app: &App<S>, raw_event: &str, deadline: u64) -> Reply {
+    let mut context = Context::default();
+    context.request_id = INVOCATION_ID.to_string();
+    context.deadline = deadline;
+    let payload = serde_json::value::RawValue::from_string(raw_event.to_string()).expect("events are JSON");
+    let response = handle_event(app, LambdaEvent::new(payload, context)).await.expect("infallible");
+    let value = serde_json::to_value(response).expect("responses serialize");
+    parse_lambda_response(&value)
+}
+
+pub fn parse_lambda_response(value: &Value) -> Reply {
+    let status = value["statusCode"].as_u64().expect("statusCode") as u16;
+    let headers = value["headers"]
+        .as_object()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let raw_body = value["body"].as_str().map(str::to_string);
+    let body = raw_body
+        .as_deref()
+        .map(|text| serde_json::from_str(text).expect("bodies are JSON"))
+        .unwrap_or(Value::Null);
+    Reply { status, headers, raw_body, body }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as u64
+}
+
+pub fn now_secs() -> u64 {
+    now_ms() / 1000
+}
+
+/// A minimal API Gateway HTTP API (payload 2.0) event.
+pub fn http_event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
+    let headers: serde_json::Map<String, Value> =
+        headers.iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "requestId": "gateway-request-1",
+            "stage": "$default",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1"}
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(body) = body {
+        event["body"] = json!(body);
+    }
+    event
+}
+
+/// `POST /jobs/status` with a JSON body.
+pub fn status_request(body: &str) -> Value {
+    http_event("POST", "/api/v1/flickr/jobs/status", &[("content-type", "application/json")], Some(body))
+}
+
+pub fn status_of(job_id: &str, user_id: &str) -> Value {
+    status_request(&json!({"job_id": job_id, "user_id": user_id}).to_string())
+}
+
+/// The event with an API Gateway authorizer context.
+pub fn with_authorizer(mut event: Value, authorizer: Value) -> Value {
+    event["requestContext"]["authorizer"] = authorizer;
+    event
+}
+
+pub fn with_query(mut event: Value, raw_query: &str) -> Value {
+    event["rawQueryString"] = json!(raw_query);
+    event
+}
+
+pub fn bearer(user_id: &str) -> String {
+    bearer_with(JWT_SECRET, user_id, |_| {})
+}
+
+/// A bearer token signed with `secret`, after `adjust` has had its way with the claims.
+pub fn bearer_with(secret: &str, user_id: &str, adjust: impl FnOnce(&mut flickr_job_status::auth::bearer::Claims)) -> String {
+    let mut claims = flickr_job_status::auth::bearer::Claims {
+        sub: user_id.to_string(),
+        exp: now_secs() + 600,
+        ..Default::default()
+    };
+    adjust(&mut claims);
+    format!("Bearer {}", flickr_job_status::auth::bearer::mint(secret.as_bytes(), &claims).expect("mint"))
+}
