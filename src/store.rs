@@ -107,9 +107,11 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
             StoreError::Unavailable(detail)
         }
         SdkError::ServiceError(service) => {
-            let throttled = matches!(
+            // No error code means the answer could not be understood (a truncated or garbled
+            // body, a proxy's error page): as transient as a dropped connection.
+            let transient = matches!(
                 service.err().code(),
-                Some(
+                None | Some(
                     "ProvisionedThroughputExceededException"
                         | "ThrottlingException"
                         | "RequestLimitExceeded"
@@ -117,7 +119,7 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
                         | "ServiceUnavailable"
                 )
             );
-            if throttled || service.raw().status().is_server_error() {
+            if transient || service.raw().status().is_server_error() {
                 StoreError::Unavailable(detail)
             } else {
                 StoreError::Failed(detail)

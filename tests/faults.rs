@@ -1,0 +1,120 @@
+//! A failing DynamoDB gets a clean 503 with `Retry-After: 1`, in bounded time, leaking nothing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fake_dynamo::{closed_endpoint, Behaviour, FakeDynamo};
+use common::*;
+
+/// Answers every fault must share.
+fn assert_unavailable(reply: &Reply) {
+    reply.assert_error(503, "ERR_SERVICE_UNAVAILABLE");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    let body = reply.raw_body.as_deref().unwrap_or_default();
+    for secret in ["internal detail", "Exception", "127.0.0.1", &table(), "dynamodb"] {
+        assert!(!body.contains(secret), "{secret:?} leaked into {body}");
+    }
+}
+
+#[tokio::test]
+async fn connection_refused() {
+    let app = app_at(&closed_endpoint(), &[("DYNAMODB_TIMEOUT_MS", "300")]).await;
+    let started = Instant::now();
+    let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
+    assert_unavailable(&reply);
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_cut_off_by_the_attempt_timeouts() {
+    let fake = FakeDynamo::start(Behaviour::Hang).await;
+    let app = app_at(&fake.endpoint, &[("DYNAMODB_TIMEOUT_MS", "200")]).await;
+    let started = Instant::now();
+    let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
+    let elapsed = started.elapsed();
+    assert_unavailable(&reply);
+    // Three attempts of 200 ms with backoff, and the operation cap of 3 × 200 ms + 500 ms.
+    assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1_100 + 400), "{elapsed:?}");
+    assert!(fake.requests() >= 2, "the SDK retried: {} attempts", fake.requests());
+}
+
+#[tokio::test]
+async fn the_lambda_deadline_bounds_the_read() {
+    let fake = FakeDynamo::start(Behaviour::Hang).await;
+    // Attempt timeouts alone would allow about 5 s; the invocation has 800 ms left.
+    let app = app_at(&fake.endpoint, &[("DYNAMODB_TIMEOUT_MS", "1500")]).await;
+    let started = Instant::now();
+    let reply = invoke_with_deadline(&app, &status_of(COMPLETED_JOB, OWNER), 800).await;
+    let elapsed = started.elapsed();
+    assert_unavailable(&reply);
+    assert!(elapsed < Duration::from_millis(800), "answered after the deadline: {elapsed:?}");
+    assert!(elapsed >= Duration::from_millis(450), "gave up too early: {elapsed:?}");
+}
+
+#[tokio::test]
+async fn an_answer_just_under_the_timeout_is_used_and_just_over_is_not() {
+    let item = format!(r#"{{"Item":{{"user_id":{{"S":"{OWNER}"}},"state":{{"S":"queued"}}}}}}"#);
+    let fake = FakeDynamo::start(Behaviour::ok_after(Duration::from_millis(150), &item)).await;
+    let app = app_at(&fake.endpoint, &[("DYNAMODB_TIMEOUT_MS", "600")]).await;
+    let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
+    assert_eq!(reply.status, 200, "{reply:#?}");
+    assert_eq!(reply.data()["state"], serde_json::json!("queued"));
+    assert_eq!(fake.requests(), 1);
+
+    let slow = FakeDynamo::start(Behaviour::ok_after(Duration::from_millis(400), &item)).await;
+    let app = app_at(&slow.endpoint, &[("DYNAMODB_TIMEOUT_MS", "250")]).await;
+    assert_unavailable(&invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await);
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried_then_503() {
+    let cases = [
+        Behaviour::error(400, "ThrottlingException"),
+        Behaviour::error(400, "ProvisionedThroughputExceededException"),
+        Behaviour::error(400, "RequestLimitExceeded"),
+        Behaviour::error(500, "InternalServerError"),
+        Behaviour::error(503, "ServiceUnavailable"),
+    ];
+    for behaviour in cases {
+        let fake = FakeDynamo::start(behaviour.clone()).await;
+        let app = app_at(&fake.endpoint, &[("DYNAMODB_TIMEOUT_MS", "500")]).await;
+        let started = Instant::now();
+        let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
+        assert_unavailable(&reply);
+        // Retried with backoff; whether the third attempt fits in the operation timeout
+        // depends on the backoff's jitter.
+        assert!((2..=3).contains(&fake.requests()), "{behaviour:?}: {} attempts", fake.requests());
+        assert!(started.elapsed() < Duration::from_secs(3), "{behaviour:?}: {:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_answers_are_503() {
+    for behaviour in [Behaviour::ok_after(Duration::ZERO, "this is not json {"), Behaviour::Truncate] {
+        let fake = FakeDynamo::start(behaviour.clone()).await;
+        let app = app_at(&fake.endpoint, &[("DYNAMODB_TIMEOUT_MS", "300")]).await;
+        let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
+        assert_unavailable(&reply);
+    }
+}
+
+#[tokio::test]
+async fn refusals_that_retrying_cannot_fix_are_500() {
+    for error in ["AccessDeniedException", "ValidationException", "ResourceNotFoundException"] {
+        let fake = FakeDynamo::start(Behaviour::error(400, error)).await;
+        let app = app_at(&fake.endpoint, &[]).await;
+        let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
+        reply.assert_error(500, "ERR_INTERNAL");
+        assert!(!reply.raw_body.unwrap().contains("internal detail"));
+        assert_eq!(fake.requests(), 1, "{error} is not retried");
+    }
+}
+
+#[tokio::test]
+async fn a_store_fault_on_the_get_routes_is_503_too() {
+    let app = app_at(&closed_endpoint(), &[("DYNAMODB_TIMEOUT_MS", "200")]).await;
+    let event = http_event("GET", &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"), &[("authorization", &bearer(OWNER))], None);
+    assert_unavailable(&invoke(&app, &event).await);
+}
