@@ -1,7 +1,7 @@
 # Shared by dev/run and dev/test: tool paths, offline AWS settings, and a local DynamoDB server.
 # shellcheck shell=bash
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$root/.venv/bin:$PATH"
+export PATH="$root/.venv/bin:$HOME/.cargo/bin:$PATH"
 # Everything runs offline: a fixed region, dummy credentials, no instance metadata look-ups.
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$AWS_REGION"

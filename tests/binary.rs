@@ -1,0 +1,39 @@
+//! The built binary: configuration problems fail init with a clear log line.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn run_without(vars: &[(&str, &str)]) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flickr-job-status"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Nothing listens here: init must fail before the runtime loop ever calls it.
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let child = command.spawn().expect("the binary starts");
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().expect("the binary exits");
+    assert!(started.elapsed() < Duration::from_secs(10), "init failure must be quick");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[test]
+fn missing_jobs_table_fails_init_naming_the_variable() {
+    let (success, output) = run_without(&[]);
+    assert!(!success, "{output}");
+    assert!(output.contains("JOBS_TABLE is required"), "{output}");
+}
+
+#[test]
+fn invalid_settings_fail_init_naming_the_variable() {
+    let (success, output) = run_without(&[("JOBS_TABLE", "jobs"), ("DYNAMODB_TIMEOUT_MS", "soon")]);
+    assert!(!success, "{output}");
+    assert!(output.contains("DYNAMODB_TIMEOUT_MS"), "{output}");
+}

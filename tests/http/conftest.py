@@ -1,0 +1,99 @@
+"""Serves the built function under `cargo lambda watch` against the local DynamoDB server."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+JWT_SECRET = "local-dev-jwt-secret"
+SHARE_SECRET = "local-dev-share-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Function:
+    """The function served over HTTP; `request` returns (status, headers, parsed body or None)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        data = body.encode() if isinstance(body, str) else body
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, headers, raw = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            status, headers, raw = error.code, error.headers, error.read()
+        text = raw.decode() if raw else None
+        return status, {k.lower(): v for k, v in headers.items()}, text
+
+
+@pytest.fixture(scope="session")
+def function():
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    if not endpoint:
+        pytest.fail("AWS_ENDPOINT_URL_DYNAMODB is unset: run through dev/test, which starts the local DynamoDB server")
+    port = free_port()
+    env = dict(
+        os.environ,
+        JOBS_TABLE=os.environ.get("TEST_JOBS_TABLE", "flickr-jobs-test"),
+        JWT_SECRET=JWT_SECRET,
+        SHARE_TOKEN_SECRET=SHARE_SECRET,
+        RUST_LOG="info",
+    )
+    log = open(ROOT / ".local" / "watch-test.log", "w")
+    process = subprocess.Popen(
+        ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--bin", "flickr-job-status"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"cargo lambda watch did not start; see {log.name}")
+                time.sleep(0.2)
+        served = Function(port)
+        # The first request starts the function (building it if it is not built yet).
+        status, _, _ = served.request("GET", "/api/v1/flickr/jobs/status", timeout=600)
+        assert status == 405, status
+        yield served
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def mint_token(user_id: str) -> str:
+    """A bearer token from the project's own dev tool."""
+    result = subprocess.run(
+        ["cargo", "run", "-q", "--example", "mint-token", "--", user_id],
+        cwd=ROOT, env=dict(os.environ, JWT_SECRET=JWT_SECRET), check=True, capture_output=True, text=True,
+    )
+    return result.stdout.strip()
+
+
+def envelope(text: str) -> dict:
+    body = json.loads(text)
+    assert list(body) == ["request_id", "data", "error"], body
+    return body

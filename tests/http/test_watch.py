@@ -1,0 +1,113 @@
+"""The built binary over HTTP, as a user of `dev/run` calls it with curl."""
+
+import json
+import subprocess
+
+from conftest import ROOT, envelope, mint_token
+
+OWNER = "09b4e414-4f70-4226-9ee8-f9e815fc2539"
+OTHER = "5d1e7f3a-0b2c-4d6e-8f9a-1b2c3d4e5f60"
+COMPLETED = "e6b6634c-e07c-43f0-88b3-9516590aad77"
+QUEUED = "7a2d9c4b-1e3f-4b8a-8c5d-6f0e9a1b2c3d"
+FAILED = "3f1c2a9e-7b55-4d0e-9a61-2c8f0b7d4e11"
+COMPLETED_DATA = (
+    '{"id":"e6b6634c-e07c-43f0-88b3-9516590aad77","state":"completed","returnvalue":{"flickr":'
+    '{"method":{"_content":"flickr.test.echo"},"name":{"_content":"callback-test"},"stat":"ok"},'
+    '"from_cache":false,"observability":{"ok":true,"status":202}},"failedReason":null,"stacktrace":[],'
+    '"queue":"flickr_rest"}'
+)
+JSON = {"Content-Type": "application/json"}
+
+
+def post_status(function, job_id, user_id, headers=JSON):
+    return function.request("POST", "/api/v1/flickr/jobs/status", json.dumps({"job_id": job_id, "user_id": user_id}), headers)
+
+
+def test_the_readme_curl_answers_the_completed_job(function):
+    status, headers, text = post_status(function, COMPLETED, OWNER)
+    assert status == 200
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert headers["cache-control"] == "no-store"
+    request_id = headers["x-request-id"]
+    assert text == f'{{"request_id":"{request_id}","data":{COMPLETED_DATA},"error":null}}'
+
+
+def test_not_found_and_wrong_user_look_the_same(function):
+    missing = post_status(function, "00000000-0000-4000-8000-000000000000", OWNER)
+    wrong_user = post_status(function, COMPLETED, OTHER)
+    for status, headers, text in (missing, wrong_user):
+        assert status == 404
+        body = envelope(text)
+        assert body["error"] == {"code": "ERR_JOB_NOT_FOUND", "message": "job_not_found"}
+        assert body["data"] is None
+
+
+def test_bad_requests_are_4xx_envelopes(function):
+    cases = [
+        ("POST", "/api/v1/flickr/jobs/status", '{"job_id": ', JSON, 400, "ERR_INVALID_REQUEST"),
+        ("POST", "/api/v1/flickr/jobs/status", '{"job_id": "x"}', JSON, 400, "ERR_INVALID_REQUEST"),
+        ("POST", "/api/v1/flickr/jobs/status", "job_id=x", {"Content-Type": "text/plain"}, 415, "ERR_UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", "/api/v1/flickr/jobs/status", "x" * (64 * 1024 + 1), JSON, 413, "ERR_PAYLOAD_TOO_LARGE"),
+        ("GET", "/api/v1/flickr/nothing-here", None, {}, 404, "ERR_ROUTE_NOT_FOUND"),
+        ("DELETE", f"/api/v1/flickr/jobs/{COMPLETED}", None, {}, 405, "ERR_METHOD_NOT_ALLOWED"),
+        ("GET", f"/api/v1/flickr/jobs/{COMPLETED}", None, {}, 401, "ERR_UNAUTHORIZED"),
+        ("GET", f"/api/v1/flickr/jobs/{COMPLETED}", None, {"Authorization": "Bearer forged.token.here"}, 401, "ERR_UNAUTHORIZED"),
+    ]
+    for method, path, body, headers, expected_status, code in cases:
+        status, response_headers, text = function.request(method, path, body, headers)
+        assert status == expected_status, (method, path, status, text)
+        assert envelope(text)["error"]["code"] == code
+        assert response_headers["cache-control"] == "no-store"
+
+
+def test_get_routes_with_a_minted_bearer_token(function):
+    auth = {"Authorization": f"Bearer {mint_token(OWNER)}"}
+    status, headers, text = function.request("GET", f"/api/v1/flickr/jobs/{COMPLETED}", headers=auth)
+    assert status == 200
+    assert text.endswith(f'"data":{COMPLETED_DATA},"error":null}}')
+    etag = headers["etag"]
+    status, headers, text = function.request("GET", f"/api/v1/flickr/jobs/{COMPLETED}", headers={**auth, "If-None-Match": etag})
+    assert (status, text) == (304, None)
+
+    status, headers, text = function.request("GET", f"/api/v1/flickr/jobs/{QUEUED}/result", headers=auth)
+    assert status == 202
+    assert headers["retry-after"] == "2"
+    assert headers["location"] == f"/api/v1/flickr/jobs/{QUEUED}"
+    status, _, text = function.request("GET", f"/api/v1/flickr/jobs/{FAILED}/result", headers=auth)
+    assert status == 409
+    assert envelope(text)["error"]["message"] == f"Token not found for userId={OWNER}"
+
+
+def test_a_share_link_works_without_credentials(function):
+    auth = {"Authorization": f"Bearer {mint_token(OWNER)}", **JSON}
+    status, _, text = function.request("POST", f"/api/v1/flickr/jobs/{COMPLETED}/share", '{"expires_in": 120}', auth)
+    assert status == 201, text
+    link = envelope(text)["data"]
+    status, headers, text = function.request("GET", link["url"])
+    assert status == 200
+    assert headers["x-from-cache"] == "false"
+    assert envelope(text)["data"] == {"stat": "ok", "method": {"_content": "flickr.test.echo"}, "name": {"_content": "callback-test"}}
+    status, _, _ = function.request("GET", link["url"].replace(COMPLETED, QUEUED))
+    assert status == 401
+
+
+def test_cargo_lambda_invoke_with_the_sample_events(function):
+    for name, expected_status in [
+        ("http-api-status-completed", 200),
+        ("rest-api-status-completed", 200),
+        ("function-url-status-base64-body", 200),
+        ("http-api-status-invalid-base64", 400),
+        ("rest-api-get-result-cognito", 200),
+        ("http-api-get-result-share-token", 200),
+    ]:
+        result = subprocess.run(
+            ["cargo", "lambda", "invoke", "flickr-job-status", "--data-file", f"events/{name}.json",
+             "--invoke-address", "127.0.0.1", "--invoke-port", str(function.port), "--output-format", "json"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        response = json.loads(result.stdout)
+        assert response["statusCode"] == expected_status, (name, response)
+        body = envelope(response["body"])
+        event = json.loads((ROOT / "events" / f"{name}.json").read_text())
+        assert body["request_id"] == event["requestContext"]["requestId"]
