@@ -19,8 +19,15 @@ fn run_without(vars: &[(&str, &str)]) -> (bool, String) {
     let child = command.spawn().expect("the binary starts");
     let started = std::time::Instant::now();
     let output = child.wait_with_output().expect("the binary exits");
-    assert!(started.elapsed() < Duration::from_secs(10), "init failure must be quick");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "init failure must be quick"
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.success(), text)
 }
 

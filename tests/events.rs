@@ -12,22 +12,41 @@ const COMPLETED_DATA: &str = r#"{"id":"e6b6634c-e07c-43f0-88b3-9516590aad77","st
 enum Expect {
     /// 200 with exactly this `data`, byte for byte.
     CompletedStatus,
-    Status { state: &'static str, queue: &'static str, retry_after: bool },
+    Status {
+        state: &'static str,
+        queue: &'static str,
+        retry_after: bool,
+    },
     FailedStatus,
     FlickrResult,
     Pending,
     ShareLink,
-    Error { status: u16, code: &'static str },
+    Error {
+        status: u16,
+        code: &'static str,
+    },
 }
 
 fn expectation(name: &str) -> Expect {
     use Expect::*;
     match name {
-        "http-api-get-job-jwt-authorizer" | "rest-api-get-job-lambda-authorizer" | "function-url-get-job-bearer" => {
-            return CompletedStatus
+        "http-api-get-job-jwt-authorizer"
+        | "rest-api-get-job-lambda-authorizer"
+        | "function-url-get-job-bearer" => return CompletedStatus,
+        "http-api-get-job-lambda-authorizer" => {
+            return Status {
+                state: "queued",
+                queue: "flickr_replace",
+                retry_after: true,
+            }
         }
-        "http-api-get-job-lambda-authorizer" => return Status { state: "queued", queue: "flickr_replace", retry_after: true },
-        "http-api-get-job-bearer" => return Status { state: "retrying", queue: "flickr_rest", retry_after: true },
+        "http-api-get-job-bearer" => {
+            return Status {
+                state: "retrying",
+                queue: "flickr_rest",
+                retry_after: true,
+            }
+        }
         _ => {}
     }
     // The POST /jobs/status cases come in every payload format and answer the same in each.
@@ -38,14 +57,28 @@ fn expectation(name: &str) -> Expect {
     match case {
         "status-completed" | "status-base64-body" => CompletedStatus,
         "status-failed" => FailedStatus,
-        "status-queued" => Status { state: "queued", queue: "flickr_replace", retry_after: false },
-        "status-not-found" | "status-wrong-user" | "get-job-bearer-other-user" => Error { status: 404, code: "ERR_JOB_NOT_FOUND" },
-        "status-missing-fields" | "status-malformed-json" | "status-invalid-base64" => {
-            Error { status: 400, code: "ERR_INVALID_REQUEST" }
-        }
-        "get-job-no-identity" | "get-result-share-token-other-job" => Error { status: 401, code: "ERR_UNAUTHORIZED" },
+        "status-queued" => Status {
+            state: "queued",
+            queue: "flickr_replace",
+            retry_after: false,
+        },
+        "status-not-found" | "status-wrong-user" | "get-job-bearer-other-user" => Error {
+            status: 404,
+            code: "ERR_JOB_NOT_FOUND",
+        },
+        "status-missing-fields" | "status-malformed-json" | "status-invalid-base64" => Error {
+            status: 400,
+            code: "ERR_INVALID_REQUEST",
+        },
+        "get-job-no-identity" | "get-result-share-token-other-job" => Error {
+            status: 401,
+            code: "ERR_UNAUTHORIZED",
+        },
         "get-result-bearer" | "get-result-share-token" | "get-result-cognito" => FlickrResult,
-        "get-result-failed" => Error { status: 409, code: "ERR_JOB_FAILED" },
+        "get-result-failed" => Error {
+            status: 409,
+            code: "ERR_JOB_FAILED",
+        },
         "get-result-queued" => Pending,
         "post-share-bearer" => ShareLink,
         _ => panic!("events/{name}.json has no expectation: add one here"),
@@ -61,10 +94,18 @@ async fn every_event_file_answers_as_documented() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 30, "expected the full set of sample events, found {}", files.len());
+    assert!(
+        files.len() >= 30,
+        "expected the full set of sample events, found {}",
+        files.len()
+    );
 
     for path in files {
-        let name = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name")
+            .to_string();
         let raw = std::fs::read_to_string(&path).expect("readable event");
         let event: Value = serde_json::from_str(&raw).expect("events are JSON");
         let reply = invoke_raw(&app, &raw, 0).await;
@@ -73,16 +114,23 @@ async fn every_event_file_answers_as_documented() {
 }
 
 fn check(name: &str, event: &Value, reply: &Reply) {
-    let gateway_id = event["requestContext"]["requestId"].as_str().expect("events carry a request id");
+    let gateway_id = event["requestContext"]["requestId"]
+        .as_str()
+        .expect("events carry a request id");
     assert_eq!(reply.body["request_id"], json!(gateway_id), "{name}");
     assert_eq!(reply.header("x-request-id"), Some(gateway_id), "{name}");
     match expectation(name) {
         Expect::CompletedStatus => {
             assert_eq!(reply.status, 200, "{name}: {reply:#?}");
-            let expected = format!(r#"{{"request_id":"{gateway_id}","data":{COMPLETED_DATA},"error":null}}"#);
+            let expected =
+                format!(r#"{{"request_id":"{gateway_id}","data":{COMPLETED_DATA},"error":null}}"#);
             assert_eq!(reply.raw_body.as_deref(), Some(expected.as_str()), "{name}");
         }
-        Expect::Status { state, queue, retry_after } => {
+        Expect::Status {
+            state,
+            queue,
+            retry_after,
+        } => {
             assert_eq!(reply.status, 200, "{name}: {reply:#?}");
             assert_eq!(reply.data()["state"], json!(state), "{name}");
             assert_eq!(reply.data()["queue"], json!(queue), "{name}");
@@ -116,16 +164,31 @@ fn check(name: &str, event: &Value, reply: &Reply) {
         }
         Expect::Pending => {
             assert_eq!(reply.status, 202, "{name}: {reply:#?}");
-            assert_eq!(reply.data(), &json!({"id": QUEUED_JOB, "state": "queued"}), "{name}");
-            assert_eq!(reply.header("location"), Some(format!("/api/v1/flickr/jobs/{QUEUED_JOB}").as_str()));
+            assert_eq!(
+                reply.data(),
+                &json!({"id": QUEUED_JOB, "state": "queued"}),
+                "{name}"
+            );
+            assert_eq!(
+                reply.header("location"),
+                Some(format!("/api/v1/flickr/jobs/{QUEUED_JOB}").as_str())
+            );
             assert_eq!(reply.header("retry-after"), Some("2"), "{name}");
         }
         Expect::ShareLink => {
             assert_eq!(reply.status, 201, "{name}: {reply:#?}");
             let url = reply.data()["url"].as_str().expect("a url");
             let token = reply.data()["token"].as_str().expect("a token");
-            assert_eq!(url, format!("/api/v1/flickr/jobs/{COMPLETED_JOB}/result?token={token}"));
-            assert!(reply.data()["expires_at"].as_str().is_some_and(|at| at.ends_with('Z')), "{name}");
+            assert_eq!(
+                url,
+                format!("/api/v1/flickr/jobs/{COMPLETED_JOB}/result?token={token}")
+            );
+            assert!(
+                reply.data()["expires_at"]
+                    .as_str()
+                    .is_some_and(|at| at.ends_with('Z')),
+                "{name}"
+            );
         }
         Expect::Error { status, code } => reply.assert_error(status, code),
     }

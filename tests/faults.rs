@@ -12,7 +12,13 @@ fn assert_unavailable(reply: &Reply) {
     reply.assert_error(503, "ERR_SERVICE_UNAVAILABLE");
     assert_eq!(reply.header("retry-after"), Some("1"));
     let body = reply.raw_body.as_deref().unwrap_or_default();
-    for secret in ["internal detail", "Exception", "127.0.0.1", &table(), "dynamodb"] {
+    for secret in [
+        "internal detail",
+        "Exception",
+        "127.0.0.1",
+        &table(),
+        "dynamodb",
+    ] {
         assert!(!body.contains(secret), "{secret:?} leaked into {body}");
     }
 }
@@ -23,7 +29,11 @@ async fn connection_refused() {
     let started = Instant::now();
     let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
     assert_unavailable(&reply);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -37,7 +47,11 @@ async fn a_server_that_never_answers_is_cut_off_by_the_attempt_timeouts() {
     // Three attempts of 200 ms with backoff, and the operation cap of 3 × 200 ms + 500 ms.
     assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(1_100 + 400), "{elapsed:?}");
-    assert!(fake.requests() >= 2, "the SDK retried: {} attempts", fake.requests());
+    assert!(
+        fake.requests() >= 2,
+        "the SDK retried: {} attempts",
+        fake.requests()
+    );
 }
 
 #[tokio::test]
@@ -49,8 +63,14 @@ async fn the_lambda_deadline_bounds_the_read() {
     let reply = invoke_with_deadline(&app, &status_of(COMPLETED_JOB, OWNER), 800).await;
     let elapsed = started.elapsed();
     assert_unavailable(&reply);
-    assert!(elapsed < Duration::from_millis(800), "answered after the deadline: {elapsed:?}");
-    assert!(elapsed >= Duration::from_millis(450), "gave up too early: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(800),
+        "answered after the deadline: {elapsed:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(450),
+        "gave up too early: {elapsed:?}"
+    );
 }
 
 #[tokio::test]
@@ -85,14 +105,25 @@ async fn throttling_and_server_errors_are_retried_then_503() {
         assert_unavailable(&reply);
         // Retried with backoff; whether the third attempt fits in the operation timeout
         // depends on the backoff's jitter.
-        assert!((2..=3).contains(&fake.requests()), "{behaviour:?}: {} attempts", fake.requests());
-        assert!(started.elapsed() < Duration::from_secs(3), "{behaviour:?}: {:?}", started.elapsed());
+        assert!(
+            (2..=3).contains(&fake.requests()),
+            "{behaviour:?}: {} attempts",
+            fake.requests()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{behaviour:?}: {:?}",
+            started.elapsed()
+        );
     }
 }
 
 #[tokio::test]
 async fn malformed_and_truncated_answers_are_503() {
-    for behaviour in [Behaviour::ok_after(Duration::ZERO, "this is not json {"), Behaviour::Truncate] {
+    for behaviour in [
+        Behaviour::ok_after(Duration::ZERO, "this is not json {"),
+        Behaviour::Truncate,
+    ] {
         let fake = FakeDynamo::start(behaviour.clone()).await;
         let app = app_at(&fake.endpoint, &[("DYNAMODB_TIMEOUT_MS", "300")]).await;
         let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
@@ -102,7 +133,11 @@ async fn malformed_and_truncated_answers_are_503() {
 
 #[tokio::test]
 async fn refusals_that_retrying_cannot_fix_are_500() {
-    for error in ["AccessDeniedException", "ValidationException", "ResourceNotFoundException"] {
+    for error in [
+        "AccessDeniedException",
+        "ValidationException",
+        "ResourceNotFoundException",
+    ] {
         let fake = FakeDynamo::start(Behaviour::error(400, error)).await;
         let app = app_at(&fake.endpoint, &[]).await;
         let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
@@ -115,6 +150,11 @@ async fn refusals_that_retrying_cannot_fix_are_500() {
 #[tokio::test]
 async fn a_store_fault_on_the_get_routes_is_503_too() {
     let app = app_at(&closed_endpoint(), &[("DYNAMODB_TIMEOUT_MS", "200")]).await;
-    let event = http_event("GET", &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"), &[("authorization", &bearer(OWNER))], None);
+    let event = http_event(
+        "GET",
+        &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+        &[("authorization", &bearer(OWNER))],
+        None,
+    );
     assert_unavailable(&invoke(&app, &event).await);
 }

@@ -29,7 +29,15 @@ fn as_owner(path: &str) -> Value {
 }
 
 fn share_request(job_id: &str, authorization: &str, body: Option<&str>) -> Value {
-    http_event("POST", &share_url(job_id), &[("authorization", authorization), ("content-type", "application/json")], body)
+    http_event(
+        "POST",
+        &share_url(job_id),
+        &[
+            ("authorization", authorization),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
 }
 
 fn share_token_for(job_id: &str, expires_at: u64) -> String {
@@ -48,8 +56,14 @@ async fn get_job_answers_the_same_data_as_the_post() {
     let get = invoke(&app, &as_owner(&job_url(COMPLETED_JOB))).await;
     assert_eq!(get.status, 200);
     assert_eq!(get.data(), post.data());
-    assert!(get.header("etag").is_some_and(|tag| tag.starts_with('"') && tag.ends_with('"')));
-    assert_eq!(get.header("retry-after"), None, "completed jobs need no polling");
+    assert!(get
+        .header("etag")
+        .is_some_and(|tag| tag.starts_with('"') && tag.ends_with('"')));
+    assert_eq!(
+        get.header("retry-after"),
+        None,
+        "completed jobs need no polling"
+    );
     assert_eq!(get.header("cache-control"), Some("private, no-cache"));
 }
 
@@ -68,11 +82,16 @@ async fn every_identity_source_is_honoured() {
         let reply = invoke(&app, &with_authorizer(get(&path, &[]), authorizer.clone())).await;
         assert_eq!(reply.status, 200, "{authorizer}");
         let other = with_authorizer(get(&path, &[]), json!({"lambda": {"user_id": OTHER_USER}}));
-        invoke(&app, &other).await.assert_error(404, "ERR_JOB_NOT_FOUND");
+        invoke(&app, &other)
+            .await
+            .assert_error(404, "ERR_JOB_NOT_FOUND");
     }
     assert_eq!(invoke(&app, &as_owner(&path)).await.status, 200);
     // The authorizer's word comes first: API Gateway already checked its own token.
-    let both = with_authorizer(get(&path, &[("authorization", "Bearer not-our-token")]), json!({"jwt": {"claims": {"sub": OWNER}}}));
+    let both = with_authorizer(
+        get(&path, &[("authorization", "Bearer not-our-token")]),
+        json!({"jwt": {"claims": {"sub": OWNER}}}),
+    );
     assert_eq!(invoke(&app, &both).await.status, 200);
 }
 
@@ -90,33 +109,55 @@ async fn no_identity_is_a_401_and_no_read() {
 
 #[tokio::test]
 async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
-    let app = app(&[("JWT_ISSUER", "https://issuer.example"), ("JWT_AUDIENCE", "flickr-jobs")]).await;
+    let app = app(&[
+        ("JWT_ISSUER", "https://issuer.example"),
+        ("JWT_AUDIENCE", "flickr-jobs"),
+    ])
+    .await;
     let good = |claims: &mut flickr_job_status::auth::bearer::Claims| {
         claims.iss = Some("https://issuer.example".into());
         claims.aud = Some("flickr-jobs".into());
     };
     let valid = bearer_with(JWT_SECRET, OWNER, good);
     let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
-    let payload = b64(&format!(r#"{{"sub":"{OWNER}","exp":{},"iss":"https://issuer.example","aud":"flickr-jobs"}}"#, now_secs() + 600));
+    let payload = b64(&format!(
+        r#"{{"sub":"{OWNER}","exp":{},"iss":"https://issuer.example","aud":"flickr-jobs"}}"#,
+        now_secs() + 600
+    ));
     let bad_tokens = vec![
-        ("alg none", format!("Bearer {}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#))),
+        (
+            "alg none",
+            format!("Bearer {}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#)),
+        ),
         ("other secret", bearer_with("another-secret", OWNER, good)),
-        ("expired", bearer_with(JWT_SECRET, OWNER, |c| {
-            good(c);
-            c.exp = now_secs() - 120;
-        })),
-        ("not yet valid", bearer_with(JWT_SECRET, OWNER, |c| {
-            good(c);
-            c.nbf = Some(now_secs() + 300);
-        })),
-        ("wrong issuer", bearer_with(JWT_SECRET, OWNER, |c| {
-            good(c);
-            c.iss = Some("https://evil.example".into());
-        })),
-        ("wrong audience", bearer_with(JWT_SECRET, OWNER, |c| {
-            good(c);
-            c.aud = Some("another-api".into());
-        })),
+        (
+            "expired",
+            bearer_with(JWT_SECRET, OWNER, |c| {
+                good(c);
+                c.exp = now_secs() - 120;
+            }),
+        ),
+        (
+            "not yet valid",
+            bearer_with(JWT_SECRET, OWNER, |c| {
+                good(c);
+                c.nbf = Some(now_secs() + 300);
+            }),
+        ),
+        (
+            "wrong issuer",
+            bearer_with(JWT_SECRET, OWNER, |c| {
+                good(c);
+                c.iss = Some("https://evil.example".into());
+            }),
+        ),
+        (
+            "wrong audience",
+            bearer_with(JWT_SECRET, OWNER, |c| {
+                good(c);
+                c.aud = Some("another-api".into());
+            }),
+        ),
         ("no issuer or audience", bearer(OWNER)),
         ("truncated", valid[..valid.len() - 5].to_string()),
         ("garbage", "Bearer abc.def.ghi".to_string()),
@@ -133,7 +174,13 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
     bad_tokens.push(("HS512", format!("Bearer {hs512}")));
 
     for path in [job_url(COMPLETED_JOB), result_url(COMPLETED_JOB)] {
-        assert_eq!(invoke(&app, &get(&path, &[("authorization", &valid)])).await.status, 200, "{path}");
+        assert_eq!(
+            invoke(&app, &get(&path, &[("authorization", &valid)]))
+                .await
+                .status,
+            200,
+            "{path}"
+        );
         for (what, token) in &bad_tokens {
             let reply = invoke(&app, &get(&path, &[("authorization", token)])).await;
             assert_eq!(reply.status, 401, "{what} on {path}");
@@ -145,12 +192,20 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
         assert_eq!(reply.status, 401, "{what} on share");
         let mut post = status_of(COMPLETED_JOB, OWNER);
         post["headers"]["authorization"] = json!(token);
-        assert_eq!(invoke(&app, &post).await.status, 401, "{what} on the original POST");
+        assert_eq!(
+            invoke(&app, &post).await.status,
+            401,
+            "{what} on the original POST"
+        );
     }
     let repeated = get(&job_url(COMPLETED_JOB), &[]);
     let mut repeated = repeated;
     repeated["multiValueHeaders"] = json!({"authorization": [valid.clone(), valid.clone()]});
-    assert_eq!(invoke(&app, &repeated).await.status, 401, "two Authorization headers");
+    assert_eq!(
+        invoke(&app, &repeated).await.status,
+        401,
+        "two Authorization headers"
+    );
 }
 
 #[tokio::test]
@@ -161,7 +216,10 @@ async fn without_jwt_secret_bearer_tokens_are_refused() {
     post["headers"]["authorization"] = json!(bearer(OWNER));
     assert_unauthorized(&invoke(&app, &post).await);
     // Authorizer identities need no secret.
-    let authorized = with_authorizer(get(&job_url(COMPLETED_JOB), &[]), json!({"jwt": {"claims": {"sub": OWNER}}}));
+    let authorized = with_authorizer(
+        get(&job_url(COMPLETED_JOB), &[]),
+        json!({"jwt": {"claims": {"sub": OWNER}}}),
+    );
     assert_eq!(invoke(&app, &authorized).await.status, 200);
 }
 
@@ -184,11 +242,23 @@ async fn etags_are_stable_and_follow_the_record() {
                 .item("target", Av::S("rest".into()))
                 .item(
                     "returnvalue",
-                    Av::M([
-                        ("flickr".to_string(), Av::M([("stat".to_string(), Av::S(flickr.into())), ("a".into(), Av::N("1".into())), ("z".into(), Av::Bool(true))].into())),
-                        ("from_cache".to_string(), Av::Bool(false)),
-                    ]
-                    .into()),
+                    Av::M(
+                        [
+                            (
+                                "flickr".to_string(),
+                                Av::M(
+                                    [
+                                        ("stat".to_string(), Av::S(flickr.into())),
+                                        ("a".into(), Av::N("1".into())),
+                                        ("z".into(), Av::Bool(true)),
+                                    ]
+                                    .into(),
+                                ),
+                            ),
+                            ("from_cache".to_string(), Av::Bool(false)),
+                        ]
+                        .into(),
+                    ),
                 )
                 .send()
                 .await
@@ -199,27 +269,69 @@ async fn etags_are_stable_and_follow_the_record() {
     let path = job_url(&job_id);
     let first = invoke(&app, &as_owner(&path)).await;
     let tag = first.header("etag").unwrap().to_string();
-    assert_eq!(first.header("retry-after"), Some("2"), "queued jobs are polled");
+    assert_eq!(
+        first.header("retry-after"),
+        Some("2"),
+        "queued jobs are polled"
+    );
     for _ in 0..3 {
-        assert_eq!(invoke(&app, &as_owner(&path)).await.header("etag"), Some(tag.as_str()));
+        assert_eq!(
+            invoke(&app, &as_owner(&path)).await.header("etag"),
+            Some(tag.as_str())
+        );
     }
     // Written again with the same content: same tag, whatever order DynamoDB returns the map in.
     put("queued", "ok").await;
-    assert_eq!(invoke(&app, &as_owner(&path)).await.header("etag"), Some(tag.as_str()));
+    assert_eq!(
+        invoke(&app, &as_owner(&path)).await.header("etag"),
+        Some(tag.as_str())
+    );
 
-    for matching in [tag.clone(), format!("W/{tag}"), format!("\"other\", {tag}"), "*".to_string()] {
-        let reply = invoke(&app, &get(&path, &[("authorization", &bearer(OWNER)), ("if-none-match", &matching)])).await;
+    for matching in [
+        tag.clone(),
+        format!("W/{tag}"),
+        format!("\"other\", {tag}"),
+        "*".to_string(),
+    ] {
+        let reply = invoke(
+            &app,
+            &get(
+                &path,
+                &[
+                    ("authorization", &bearer(OWNER)),
+                    ("if-none-match", &matching),
+                ],
+            ),
+        )
+        .await;
         assert_eq!(reply.status, 304, "{matching}");
         assert_eq!(reply.raw_body, None);
         assert_eq!(reply.header("etag"), Some(tag.as_str()));
         assert_eq!(reply.header("retry-after"), Some("2"));
         assert_eq!(reply.header("content-type"), None);
     }
-    let stale = invoke(&app, &get(&path, &[("authorization", &bearer(OWNER)), ("if-none-match", "\"stale\"")])).await;
+    let stale = invoke(
+        &app,
+        &get(
+            &path,
+            &[
+                ("authorization", &bearer(OWNER)),
+                ("if-none-match", "\"stale\""),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(stale.status, 200);
 
     put("completed", "ok").await;
-    let changed = invoke(&app, &get(&path, &[("authorization", &bearer(OWNER)), ("if-none-match", &tag)])).await;
+    let changed = invoke(
+        &app,
+        &get(
+            &path,
+            &[("authorization", &bearer(OWNER)), ("if-none-match", &tag)],
+        ),
+    )
+    .await;
     assert_eq!(changed.status, 200, "a changed record is sent again");
     assert_ne!(changed.header("etag"), Some(tag.as_str()));
     assert_eq!(changed.header("retry-after"), None);
@@ -230,7 +342,10 @@ async fn result_of_each_state() {
     let app = app(&[]).await;
     let completed = invoke(&app, &as_owner(&result_url(COMPLETED_JOB))).await;
     assert_eq!(completed.status, 200);
-    assert_eq!(completed.data(), &json!({"stat": "ok", "method": {"_content": "flickr.test.echo"}, "name": {"_content": "callback-test"}}));
+    assert_eq!(
+        completed.data(),
+        &json!({"stat": "ok", "method": {"_content": "flickr.test.echo"}, "name": {"_content": "callback-test"}})
+    );
     assert_eq!(completed.header("x-from-cache"), Some("false"));
 
     for (job, state) in [(QUEUED_JOB, "queued"), (RETRYING_JOB, "retrying")] {
@@ -244,7 +359,10 @@ async fn result_of_each_state() {
 
     let failed = invoke(&app, &as_owner(&result_url(FAILED_JOB))).await;
     failed.assert_error(409, "ERR_JOB_FAILED");
-    assert_eq!(failed.error_message(), Some(format!("Token not found for userId={OWNER}").as_str()));
+    assert_eq!(
+        failed.error_message(),
+        Some(format!("Token not found for userId={OWNER}").as_str())
+    );
 }
 
 #[tokio::test]
@@ -256,7 +374,11 @@ async fn result_edge_cases() {
     assert_eq!(no_flickr.header("x-from-cache"), Some("true"));
     let list = invoke(&app, &as_test_user("t-completed-list-flickr")).await;
     assert_eq!(list.data(), &json!([1, 2]));
-    assert_eq!(list.header("x-from-cache"), None, "from_cache that is not a bool");
+    assert_eq!(
+        list.header("x-from-cache"),
+        None,
+        "from_cache that is not a bool"
+    );
     let text = invoke(&app, &as_test_user("t-plain-text")).await;
     assert_eq!((text.status, text.data()), (200, &Value::Null));
     let failed = invoke(&app, &as_test_user("t-failed-no-reason")).await;
@@ -264,8 +386,12 @@ async fn result_edge_cases() {
     assert_eq!(failed.error_message(), Some("job failed"));
     let other_state = invoke(&app, &as_test_user("t-unknown-target")).await;
     assert_eq!(other_state.status, 202, "unknown states are pending");
-    invoke(&app, &as_test_user("t-corrupt-state")).await.assert_error(500, "ERR_INTERNAL");
-    invoke(&app, &as_test_user("t-ownerless")).await.assert_error(404, "ERR_JOB_NOT_FOUND");
+    invoke(&app, &as_test_user("t-corrupt-state"))
+        .await
+        .assert_error(500, "ERR_INTERNAL");
+    invoke(&app, &as_test_user("t-ownerless"))
+        .await
+        .assert_error(404, "ERR_JOB_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -273,16 +399,29 @@ async fn ids_that_need_encoding() {
     let app = app(&[]).await;
     let id = "a/b ?#é%";
     let encoded = "a%2Fb%20%3F%23%C3%A9%25";
-    let reply = invoke(&app, &get(&result_url(encoded), &[("authorization", &bearer(TEST_USER))])).await;
+    let reply = invoke(
+        &app,
+        &get(
+            &result_url(encoded),
+            &[("authorization", &bearer(TEST_USER))],
+        ),
+    )
+    .await;
     assert_eq!(reply.status, 202, "{reply:#?}");
     assert_eq!(reply.data()["id"], json!(id));
-    assert_eq!(reply.header("location"), Some(format!("/api/v1/flickr/jobs/{encoded}").as_str()));
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/api/v1/flickr/jobs/{encoded}").as_str())
+    );
 
     let share = invoke(&app, &share_request(encoded, &bearer(TEST_USER), None)).await;
     assert_eq!(share.status, 201, "{share:#?}");
     let url = share.data()["url"].as_str().unwrap();
     let token = share.data()["token"].as_str().unwrap();
-    assert_eq!(url, format!("/api/v1/flickr/jobs/{encoded}/result?token={token}"));
+    assert_eq!(
+        url,
+        format!("/api/v1/flickr/jobs/{encoded}/result?token={token}")
+    );
     let (path, query) = url.split_once('?').unwrap();
     let via_link = invoke(&app, &with_query(get(path, &[]), query)).await;
     assert_eq!(via_link.status, 202);
@@ -292,21 +431,41 @@ async fn ids_that_need_encoding() {
         reply.assert_error(400, "ERR_INVALID_REQUEST");
     }
     let long = "x".repeat(257);
-    invoke(&app, &as_owner(&job_url(&long))).await.assert_error(400, "ERR_INVALID_REQUEST");
+    invoke(&app, &as_owner(&job_url(&long)))
+        .await
+        .assert_error(400, "ERR_INVALID_REQUEST");
 }
 
 #[tokio::test]
 async fn the_bare_status_path_is_not_a_job_id() {
     let app = app(&[]).await;
-    let reply = invoke(&app, &get("/api/v1/flickr/jobs/status", &[("authorization", &bearer(TEST_USER))])).await;
+    let reply = invoke(
+        &app,
+        &get(
+            "/api/v1/flickr/jobs/status",
+            &[("authorization", &bearer(TEST_USER))],
+        ),
+    )
+    .await;
     reply.assert_error(405, "ERR_METHOD_NOT_ALLOWED");
     assert_eq!(reply.header("allow"), Some("POST"));
-    let result = invoke(&app, &get(&result_url("status"), &[("authorization", &bearer(TEST_USER))])).await;
+    let result = invoke(
+        &app,
+        &get(
+            &result_url("status"),
+            &[("authorization", &bearer(TEST_USER))],
+        ),
+    )
+    .await;
     assert_eq!(result.status, 200);
     assert_eq!(result.data(), &json!({"stat": "ok"}));
     let share = invoke(&app, &share_request("status", &bearer(TEST_USER), None)).await;
     assert_eq!(share.status, 201);
-    for (method, path, allow) in [("POST", job_url(COMPLETED_JOB), "GET"), ("PUT", result_url(COMPLETED_JOB), "GET"), ("GET", share_url(COMPLETED_JOB), "POST")] {
+    for (method, path, allow) in [
+        ("POST", job_url(COMPLETED_JOB), "GET"),
+        ("PUT", result_url(COMPLETED_JOB), "GET"),
+        ("GET", share_url(COMPLETED_JOB), "POST"),
+    ] {
         let reply = invoke(&app, &http_event(method, &path, &[], None)).await;
         reply.assert_error(405, "ERR_METHOD_NOT_ALLOWED");
         assert_eq!(reply.header("allow"), Some(allow));
@@ -316,31 +475,72 @@ async fn the_bare_status_path_is_not_a_job_id() {
 #[tokio::test]
 async fn share_links_grant_read_of_one_job_until_they_expire() {
     let app = app(&[]).await;
-    let reply = invoke(&app, &share_request(COMPLETED_JOB, &bearer(OWNER), Some(r#"{"expires_in": 600}"#))).await;
+    let reply = invoke(
+        &app,
+        &share_request(
+            COMPLETED_JOB,
+            &bearer(OWNER),
+            Some(r#"{"expires_in": 600}"#),
+        ),
+    )
+    .await;
     assert_eq!(reply.status, 201, "{reply:#?}");
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     let token = reply.data()["token"].as_str().unwrap().to_string();
     let url = reply.data()["url"].as_str().unwrap().to_string();
     assert_eq!(reply.header("location"), Some(url.as_str()));
     let expires_at = reply.data()["expires_at"].as_str().unwrap();
-    let expires = humantime::parse_rfc3339(expires_at).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    assert!((now_secs() + 595..=now_secs() + 601).contains(&expires), "{expires_at}");
+    let expires = humantime::parse_rfc3339(expires_at)
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        (now_secs() + 595..=now_secs() + 601).contains(&expires),
+        "{expires_at}"
+    );
 
     let query = format!("token={token}");
-    let result = invoke(&app, &with_query(get(&result_url(COMPLETED_JOB), &[]), &query)).await;
+    let result = invoke(
+        &app,
+        &with_query(get(&result_url(COMPLETED_JOB), &[]), &query),
+    )
+    .await;
     assert_eq!(result.status, 200);
     assert_eq!(result.data()["stat"], json!("ok"));
     let status = invoke(&app, &with_query(get(&job_url(COMPLETED_JOB), &[]), &query)).await;
     assert_eq!(status.status, 200);
     assert_eq!(status.data()["id"], json!(COMPLETED_JOB));
     // The token decides alone, whatever the Authorization header says.
-    let other_user = invoke(&app, &with_query(get(&result_url(COMPLETED_JOB), &[("authorization", &bearer(OTHER_USER))]), &query)).await;
+    let other_user = invoke(
+        &app,
+        &with_query(
+            get(
+                &result_url(COMPLETED_JOB),
+                &[("authorization", &bearer(OTHER_USER))],
+            ),
+            &query,
+        ),
+    )
+    .await;
     assert_eq!(other_user.status, 200);
-    let garbage_auth = invoke(&app, &with_query(get(&result_url(COMPLETED_JOB), &[("authorization", "Bearer junk")]), &query)).await;
+    let garbage_auth = invoke(
+        &app,
+        &with_query(
+            get(
+                &result_url(COMPLETED_JOB),
+                &[("authorization", "Bearer junk")],
+            ),
+            &query,
+        ),
+    )
+    .await;
     assert_eq!(garbage_auth.status, 200);
 
     // Scoped to its job.
-    assert_unauthorized(&invoke(&app, &with_query(get(&result_url(FAILED_JOB), &[]), &query)).await);
+    assert_unauthorized(
+        &invoke(&app, &with_query(get(&result_url(FAILED_JOB), &[]), &query)).await,
+    );
 }
 
 #[tokio::test]
@@ -352,25 +552,57 @@ async fn bad_share_tokens_are_401_even_with_good_credentials() {
     flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
     let flipped = String::from_utf8(flipped).unwrap();
     let bad_queries = [
-        ("expired", format!("token={}", share_token_for(COMPLETED_JOB, now_secs() - 1))),
-        ("expires now", format!("token={}", share_token_for(COMPLETED_JOB, now_secs()))),
-        ("other job", format!("token={}", share_token_for(FAILED_JOB, now_secs() + 600))),
-        ("longer expiry", format!("token={}.{signature}", expiry.parse::<u64>().unwrap() + 3600)),
+        (
+            "expired",
+            format!("token={}", share_token_for(COMPLETED_JOB, now_secs() - 1)),
+        ),
+        (
+            "expires now",
+            format!("token={}", share_token_for(COMPLETED_JOB, now_secs())),
+        ),
+        (
+            "other job",
+            format!("token={}", share_token_for(FAILED_JOB, now_secs() + 600)),
+        ),
+        (
+            "longer expiry",
+            format!(
+                "token={}.{signature}",
+                expiry.parse::<u64>().unwrap() + 3600
+            ),
+        ),
         ("tampered signature", format!("token={expiry}.{flipped}")),
         ("truncated", format!("token={}", &good[..good.len() - 6])),
-        ("other secret", format!("token={}", ShareSigner::new(b"other").mint(COMPLETED_JOB, now_secs() + 600))),
+        (
+            "other secret",
+            format!(
+                "token={}",
+                ShareSigner::new(b"other").mint(COMPLETED_JOB, now_secs() + 600)
+            ),
+        ),
         ("empty", "token=".to_string()),
         ("repeated", format!("token={good}&token={good}")),
     ];
     for (what, query) in bad_queries {
         for path in [result_url(COMPLETED_JOB), job_url(COMPLETED_JOB)] {
-            let reply = invoke(&app, &with_query(get(&path, &[("authorization", &bearer(OWNER))]), &query)).await;
+            let reply = invoke(
+                &app,
+                &with_query(get(&path, &[("authorization", &bearer(OWNER))]), &query),
+            )
+            .await;
             assert_eq!(reply.status, 401, "{what} on {path}");
             assert_unauthorized(&reply);
         }
     }
     assert_eq!(app.reads(), 0, "refused tokens never reach DynamoDB");
-    let ok = invoke(&app, &with_query(get(&result_url(COMPLETED_JOB), &[]), &format!("token={good}"))).await;
+    let ok = invoke(
+        &app,
+        &with_query(
+            get(&result_url(COMPLETED_JOB), &[]),
+            &format!("token={good}"),
+        ),
+    )
+    .await;
     assert_eq!(ok.status, 200);
 }
 
@@ -378,27 +610,72 @@ async fn bad_share_tokens_are_401_even_with_good_credentials() {
 async fn share_route_rules() {
     let app = app(&[]).await;
     let owner = bearer(OWNER);
-    for body in [None, Some(""), Some("{}"), Some(r#"{"expires_in": null}"#), Some(r#"{"expires_in": 60}"#), Some(r#"{"expires_in": 604800}"#)] {
-        assert_eq!(invoke(&app, &share_request(COMPLETED_JOB, &owner, body)).await.status, 201, "{body:?}");
+    for body in [
+        None,
+        Some(""),
+        Some("{}"),
+        Some(r#"{"expires_in": null}"#),
+        Some(r#"{"expires_in": 60}"#),
+        Some(r#"{"expires_in": 604800}"#),
+    ] {
+        assert_eq!(
+            invoke(&app, &share_request(COMPLETED_JOB, &owner, body))
+                .await
+                .status,
+            201,
+            "{body:?}"
+        );
     }
-    for body in [r#"{"expires_in": 59}"#, r#"{"expires_in": 604801}"#, r#"{"expires_in": "600"}"#, r#"{"expires_in": 90.5}"#, "[]", "not json"] {
+    for body in [
+        r#"{"expires_in": 59}"#,
+        r#"{"expires_in": 604801}"#,
+        r#"{"expires_in": "600"}"#,
+        r#"{"expires_in": 90.5}"#,
+        "[]",
+        "not json",
+    ] {
         let reply = invoke(&app, &share_request(COMPLETED_JOB, &owner, Some(body))).await;
         reply.assert_error(400, "ERR_INVALID_REQUEST");
     }
-    let wrong_type = http_event("POST", &share_url(COMPLETED_JOB), &[("authorization", &owner), ("content-type", "text/plain")], Some("{}"));
-    invoke(&app, &wrong_type).await.assert_error(415, "ERR_UNSUPPORTED_MEDIA_TYPE");
+    let wrong_type = http_event(
+        "POST",
+        &share_url(COMPLETED_JOB),
+        &[("authorization", &owner), ("content-type", "text/plain")],
+        Some("{}"),
+    );
+    invoke(&app, &wrong_type)
+        .await
+        .assert_error(415, "ERR_UNSUPPORTED_MEDIA_TYPE");
 
     // Only the owner shares; to anyone else the job does not exist.
-    invoke(&app, &share_request(COMPLETED_JOB, &bearer(OTHER_USER), None)).await.assert_error(404, "ERR_JOB_NOT_FOUND");
-    invoke(&app, &share_request(MISSING_JOB, &owner, None)).await.assert_error(404, "ERR_JOB_NOT_FOUND");
+    invoke(
+        &app,
+        &share_request(COMPLETED_JOB, &bearer(OTHER_USER), None),
+    )
+    .await
+    .assert_error(404, "ERR_JOB_NOT_FOUND");
+    invoke(&app, &share_request(MISSING_JOB, &owner, None))
+        .await
+        .assert_error(404, "ERR_JOB_NOT_FOUND");
     // A share token is not an identity here.
     let token = share_token_for(COMPLETED_JOB, now_secs() + 600);
-    let with_token_only = with_query(http_event("POST", &share_url(COMPLETED_JOB), &[], None), &format!("token={token}"));
+    let with_token_only = with_query(
+        http_event("POST", &share_url(COMPLETED_JOB), &[], None),
+        &format!("token={token}"),
+    );
     assert_unauthorized(&invoke(&app, &with_token_only).await);
-    let with_token_and_owner = with_query(share_request(COMPLETED_JOB, &owner, None), "token=garbage");
-    assert_eq!(invoke(&app, &with_token_and_owner).await.status, 201, "the token is ignored");
+    let with_token_and_owner =
+        with_query(share_request(COMPLETED_JOB, &owner, None), "token=garbage");
+    assert_eq!(
+        invoke(&app, &with_token_and_owner).await.status,
+        201,
+        "the token is ignored"
+    );
     // Authorizer identities may share too.
-    let via_authorizer = with_authorizer(http_event("POST", &share_url(COMPLETED_JOB), &[], None), json!({"claims": {"sub": OWNER}}));
+    let via_authorizer = with_authorizer(
+        http_event("POST", &share_url(COMPLETED_JOB), &[], None),
+        json!({"claims": {"sub": OWNER}}),
+    );
     assert_eq!(invoke(&app, &via_authorizer).await.status, 201);
 }
 
@@ -408,15 +685,39 @@ async fn without_a_share_secret_the_route_is_501_first_and_tokens_are_refused() 
     let huge = "x".repeat(70 * 1024);
     for event in [
         share_request(COMPLETED_JOB, &bearer(OWNER), None),
-        http_event("POST", &share_url(COMPLETED_JOB), &[("content-type", "text/plain")], Some(&huge)),
-        http_event("POST", &share_url("%FF"), &[("authorization", "Bearer junk")], None),
+        http_event(
+            "POST",
+            &share_url(COMPLETED_JOB),
+            &[("content-type", "text/plain")],
+            Some(&huge),
+        ),
+        http_event(
+            "POST",
+            &share_url("%FF"),
+            &[("authorization", "Bearer junk")],
+            None,
+        ),
     ] {
-        invoke(&app, &event).await.assert_error(501, "ERR_NOT_CONFIGURED");
+        invoke(&app, &event)
+            .await
+            .assert_error(501, "ERR_NOT_CONFIGURED");
     }
     // Route and method come before configuration.
-    invoke(&app, &get(&share_url(COMPLETED_JOB), &[])).await.assert_error(405, "ERR_METHOD_NOT_ALLOWED");
+    invoke(&app, &get(&share_url(COMPLETED_JOB), &[]))
+        .await
+        .assert_error(405, "ERR_METHOD_NOT_ALLOWED");
     let token = share_token_for(COMPLETED_JOB, now_secs() + 600);
-    let reply = invoke(&app, &with_query(get(&result_url(COMPLETED_JOB), &[("authorization", &bearer(OWNER))]), &format!("token={token}"))).await;
+    let reply = invoke(
+        &app,
+        &with_query(
+            get(
+                &result_url(COMPLETED_JOB),
+                &[("authorization", &bearer(OWNER))],
+            ),
+            &format!("token={token}"),
+        ),
+    )
+    .await;
     assert_unauthorized(&reply);
     assert_eq!(app.reads(), 0);
 }
@@ -435,6 +736,19 @@ async fn rest_api_query_strings_and_authorizers() {
             "body": null, "isBase64Encoded": false
         })
     };
-    assert_eq!(invoke(&app, &rest(json!({"token": [token.clone()]}))).await.status, 200);
-    assert_eq!(invoke(&app, &rest(json!({"token": [token.clone(), token.clone()]}))).await.status, 401);
+    assert_eq!(
+        invoke(&app, &rest(json!({"token": [token.clone()]})))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        invoke(
+            &app,
+            &rest(json!({"token": [token.clone(), token.clone()]}))
+        )
+        .await
+        .status,
+        401
+    );
 }

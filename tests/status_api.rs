@@ -12,9 +12,20 @@ async fn completed_job_keeps_the_legacy_shape_and_headers() {
     let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
     assert_eq!(reply.status, 200);
     let body = reply.raw_body.as_deref().unwrap();
-    assert!(body.starts_with(r#"{"request_id":"gateway-request-1","data":{"id":"#), "{body}");
-    assert!(body.ends_with(r#""failedReason":null,"stacktrace":[],"queue":"flickr_rest"},"error":null}"#), "{body}");
-    assert_eq!(reply.header("content-type"), Some("application/json; charset=utf-8"));
+    assert!(
+        body.starts_with(r#"{"request_id":"gateway-request-1","data":{"id":"#),
+        "{body}"
+    );
+    assert!(
+        body.ends_with(
+            r#""failedReason":null,"stacktrace":[],"queue":"flickr_rest"},"error":null}"#
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     assert_eq!(reply.header("x-request-id"), Some("gateway-request-1"));
     assert_eq!(app.reads(), 1);
@@ -26,7 +37,13 @@ async fn numbers_sets_and_binary_come_back_as_stored() {
     let reply = invoke(&app, &status_of("t-numbers", TEST_USER)).await;
     assert_eq!(reply.status, 200, "{reply:#?}");
     let body = reply.raw_body.as_deref().unwrap();
-    for exact in [r#""int":202"#, r#""big":12345678901234567"#, r#""precise":0.1000000000000000055511151231257827"#, r#""status":202"#, r#""negative":-17"#] {
+    for exact in [
+        r#""int":202"#,
+        r#""big":12345678901234567"#,
+        r#""precise":0.1000000000000000055511151231257827"#,
+        r#""status":202"#,
+        r#""negative":-17"#,
+    ] {
         assert!(body.contains(exact), "{exact} missing from {body}");
     }
     let flickr = &reply.data()["returnvalue"]["flickr"];
@@ -35,7 +52,12 @@ async fn numbers_sets_and_binary_come_back_as_stored() {
     assert_eq!(flickr["flag"], json!(false));
     assert_eq!(flickr["nothing"], Value::Null);
     assert_eq!(flickr["list"], json!([1, "two", {"deep": [true]}]));
-    let mut strings: Vec<_> = flickr["ss"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut strings: Vec<_> = flickr["ss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     strings.sort();
     assert_eq!(strings, ["a", "b"]);
     assert_eq!(flickr["ns"].as_array().map(Vec::len), Some(2));
@@ -47,8 +69,15 @@ async fn json_text_attributes_are_decoded_and_plain_text_kept() {
     let reply = invoke(&app, &status_of("t-json-text", TEST_USER)).await;
     assert_eq!(reply.status, 200);
     let body = reply.raw_body.as_deref().unwrap();
-    assert!(body.contains(r#""n":12345678901234567"#) && body.contains(r#""f":0.1000000000000000055511151231257827"#), "{body}");
-    assert_eq!(reply.data()["stacktrace"], json!(["Error: Flickr said no", "    at worker.js:1:1"]));
+    assert!(
+        body.contains(r#""n":12345678901234567"#)
+            && body.contains(r#""f":0.1000000000000000055511151231257827"#),
+        "{body}"
+    );
+    assert_eq!(
+        reply.data()["stacktrace"],
+        json!(["Error: Flickr said no", "    at worker.js:1:1"])
+    );
     assert_eq!(reply.data()["failedReason"], json!("Flickr said no"));
     assert_eq!(reply.data()["queue"], json!("flickr_upload"));
 
@@ -71,8 +100,16 @@ async fn absent_and_null_attributes_get_their_defaults() {
         assert_eq!(data["queue"], Value::Null, "{job}");
     }
     let reply = invoke(&app, &status_of("t-unknown-target", TEST_USER)).await;
-    assert_eq!(reply.data()["state"], json!("paused-by-operator"), "unknown states pass through");
-    assert_eq!(reply.data()["queue"], json!("flickr_rest"), "unknown targets go to the REST queue");
+    assert_eq!(
+        reply.data()["state"],
+        json!("paused-by-operator"),
+        "unknown states pass through"
+    );
+    assert_eq!(
+        reply.data()["queue"],
+        json!("flickr_rest"),
+        "unknown targets go to the REST queue"
+    );
 }
 
 #[tokio::test]
@@ -93,7 +130,11 @@ async fn not_found_and_not_yours_are_indistinguishable() {
     ];
     for (job, user) in cases {
         let reply = invoke(&app, &status_of(job, user)).await;
-        assert_eq!(reply.without_request_id(), missing.without_request_id(), "{job} as {user}");
+        assert_eq!(
+            reply.without_request_id(),
+            missing.without_request_id(),
+            "{job} as {user}"
+        );
     }
 }
 
@@ -113,7 +154,12 @@ async fn corrupt_records_of_the_owner_are_a_bare_500() {
         reply.assert_error(500, "ERR_INTERNAL");
         assert_eq!(reply.error_message(), Some("internal error"), "{job}");
         let body = reply.raw_body.as_deref().unwrap();
-        assert!(!body.contains("SECRET-RECORD-CONTENT") && !body.contains(job) && !body.contains(&table()), "{body}");
+        assert!(
+            !body.contains("SECRET-RECORD-CONTENT")
+                && !body.contains(job)
+                && !body.contains(&table()),
+            "{body}"
+        );
     }
 }
 
@@ -123,7 +169,15 @@ async fn malformed_requests_get_a_400_and_no_read() {
     let required = "job_id and user_id are required";
     let long_id = "x".repeat(257);
     let cases: Vec<(Value, Option<&str>)> = vec![
-        (http_event("POST", "/api/v1/flickr/jobs/status", &[("content-type", "application/json")], None), None),
+        (
+            http_event(
+                "POST",
+                "/api/v1/flickr/jobs/status",
+                &[("content-type", "application/json")],
+                None,
+            ),
+            None,
+        ),
         (status_request(""), None),
         (status_request("{\"job_id\": "), None),
         (status_request("[1, 2]"), None),
@@ -131,21 +185,68 @@ async fn malformed_requests_get_a_400_and_no_read() {
         (status_request("null"), None),
         (status_request("42"), None),
         (status_request("{}"), Some(required)),
-        (status_request(&json!({"job_id": COMPLETED_JOB}).to_string()), Some(required)),
-        (status_request(&json!({"user_id": OWNER}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": null, "user_id": OWNER}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": "", "user_id": OWNER}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": COMPLETED_JOB, "user_id": ""}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": 42, "user_id": OWNER}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": COMPLETED_JOB, "user_id": {"id": OWNER}}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": [COMPLETED_JOB], "user_id": OWNER}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": true, "user_id": OWNER}).to_string()), Some(required)),
-        (status_request(&json!({"job_id": long_id, "user_id": OWNER}).to_string()), Some("job_id must be at most 256 bytes")),
-        (status_request(&json!({"job_id": COMPLETED_JOB, "user_id": "x".repeat(300)}).to_string()), Some("user_id must be at most 256 bytes")),
-        (status_request(r#"{"job_id": "a\u0000b", "user_id": "u"}"#), Some("job_id must not contain control characters")),
-        (status_request(r#"{"job_id": "a\nb", "user_id": "u"}"#), Some("job_id must not contain control characters")),
-        (status_request(r#"{"job_id": "a", "user_id": "u\u007f"}"#), Some("user_id must not contain control characters")),
-        (status_request(r#"{"job_id": "a\u0085", "user_id": "u"}"#), Some("job_id must not contain control characters")),
+        (
+            status_request(&json!({"job_id": COMPLETED_JOB}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"user_id": OWNER}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": null, "user_id": OWNER}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": "", "user_id": OWNER}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": COMPLETED_JOB, "user_id": ""}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": 42, "user_id": OWNER}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": COMPLETED_JOB, "user_id": {"id": OWNER}}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": [COMPLETED_JOB], "user_id": OWNER}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": true, "user_id": OWNER}).to_string()),
+            Some(required),
+        ),
+        (
+            status_request(&json!({"job_id": long_id, "user_id": OWNER}).to_string()),
+            Some("job_id must be at most 256 bytes"),
+        ),
+        (
+            status_request(
+                &json!({"job_id": COMPLETED_JOB, "user_id": "x".repeat(300)}).to_string(),
+            ),
+            Some("user_id must be at most 256 bytes"),
+        ),
+        (
+            status_request(r#"{"job_id": "a\u0000b", "user_id": "u"}"#),
+            Some("job_id must not contain control characters"),
+        ),
+        (
+            status_request(r#"{"job_id": "a\nb", "user_id": "u"}"#),
+            Some("job_id must not contain control characters"),
+        ),
+        (
+            status_request(r#"{"job_id": "a", "user_id": "u\u007f"}"#),
+            Some("user_id must not contain control characters"),
+        ),
+        (
+            status_request(r#"{"job_id": "a\u0085", "user_id": "u"}"#),
+            Some("job_id must not contain control characters"),
+        ),
     ];
     for (event, message) in cases {
         let reply = invoke(&app, &event).await;
@@ -161,16 +262,23 @@ async fn malformed_requests_get_a_400_and_no_read() {
 async fn bodies_that_are_not_utf8_or_not_base64_are_400() {
     let app = app(&[]).await;
     let mut event = status_request("");
-    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe, b'{', b'}']));
+    event["body"] =
+        json!(base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe, b'{', b'}']));
     event["isBase64Encoded"] = json!(true);
     let reply = invoke(&app, &event).await;
     reply.assert_error(400, "ERR_INVALID_REQUEST");
-    assert_eq!(reply.error_message(), Some("request body is not valid UTF-8"));
+    assert_eq!(
+        reply.error_message(),
+        Some("request body is not valid UTF-8")
+    );
 
     event["body"] = json!("not base64 at all!!");
     let reply = invoke(&app, &event).await;
     reply.assert_error(400, "ERR_INVALID_REQUEST");
-    assert_eq!(reply.error_message(), Some("request body is not valid base64"));
+    assert_eq!(
+        reply.error_message(),
+        Some("request body is not valid base64")
+    );
     assert_eq!(app.reads(), 0);
 }
 
@@ -179,7 +287,9 @@ async fn ids_at_the_limit_and_extra_keys_are_fine() {
     let app = app(&[]).await;
     let reply = invoke(&app, &status_of(&"x".repeat(256), TEST_USER)).await;
     assert_eq!(reply.status, 200, "{reply:#?}");
-    let body = json!({"job_id": COMPLETED_JOB, "user_id": OWNER, "extra": {"ignored": true}, "page": 2}).to_string();
+    let body =
+        json!({"job_id": COMPLETED_JOB, "user_id": OWNER, "extra": {"ignored": true}, "page": 2})
+            .to_string();
     let reply = invoke(&app, &status_request(&body)).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.data()["id"], json!(COMPLETED_JOB));
@@ -205,15 +315,26 @@ async fn body_size_limit_is_64_kib_after_decoding() {
     let at_limit = format!("{ids}{}", " ".repeat(64 * 1024 - ids.len()));
     assert_eq!(invoke(&app, &status_request(&at_limit)).await.status, 200);
     let over = format!("{at_limit} ");
-    invoke(&app, &status_request(&over)).await.assert_error(413, "ERR_PAYLOAD_TOO_LARGE");
+    invoke(&app, &status_request(&over))
+        .await
+        .assert_error(413, "ERR_PAYLOAD_TOO_LARGE");
 
     let mut encoded = status_request("");
     encoded["body"] = json!(base64::engine::general_purpose::STANDARD.encode(over.as_bytes()));
     encoded["isBase64Encoded"] = json!(true);
-    invoke(&app, &encoded).await.assert_error(413, "ERR_PAYLOAD_TOO_LARGE");
+    invoke(&app, &encoded)
+        .await
+        .assert_error(413, "ERR_PAYLOAD_TOO_LARGE");
     // Size is checked before the media type: a huge text/plain body is a 413.
-    let huge_text = http_event("POST", "/api/v1/flickr/jobs/status", &[("content-type", "text/plain")], Some(&over));
-    invoke(&app, &huge_text).await.assert_error(413, "ERR_PAYLOAD_TOO_LARGE");
+    let huge_text = http_event(
+        "POST",
+        "/api/v1/flickr/jobs/status",
+        &[("content-type", "text/plain")],
+        Some(&over),
+    );
+    invoke(&app, &huge_text)
+        .await
+        .assert_error(413, "ERR_PAYLOAD_TOO_LARGE");
     assert_eq!(app.reads(), 1);
 }
 
@@ -221,15 +342,42 @@ async fn body_size_limit_is_64_kib_after_decoding() {
 async fn content_type_must_be_json_when_present() {
     let app = app(&[]).await;
     let body = json!({"job_id": COMPLETED_JOB, "user_id": OWNER}).to_string();
-    for refused in ["text/plain", "application/x-www-form-urlencoded", "application/xml"] {
-        let event = http_event("POST", "/api/v1/flickr/jobs/status", &[("content-type", refused)], Some(&body));
-        invoke(&app, &event).await.assert_error(415, "ERR_UNSUPPORTED_MEDIA_TYPE");
+    for refused in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    ] {
+        let event = http_event(
+            "POST",
+            "/api/v1/flickr/jobs/status",
+            &[("content-type", refused)],
+            Some(&body),
+        );
+        invoke(&app, &event)
+            .await
+            .assert_error(415, "ERR_UNSUPPORTED_MEDIA_TYPE");
     }
     // The media type is checked before the body: a bad body with a bad type is a 415.
-    let event = http_event("POST", "/api/v1/flickr/jobs/status", &[("content-type", "text/plain")], Some("not json"));
-    invoke(&app, &event).await.assert_error(415, "ERR_UNSUPPORTED_MEDIA_TYPE");
-    for accepted in ["application/json; charset=utf-8", "application/merge-patch+json", "APPLICATION/JSON"] {
-        let event = http_event("POST", "/api/v1/flickr/jobs/status", &[("Content-Type", accepted)], Some(&body));
+    let event = http_event(
+        "POST",
+        "/api/v1/flickr/jobs/status",
+        &[("content-type", "text/plain")],
+        Some("not json"),
+    );
+    invoke(&app, &event)
+        .await
+        .assert_error(415, "ERR_UNSUPPORTED_MEDIA_TYPE");
+    for accepted in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+        "APPLICATION/JSON",
+    ] {
+        let event = http_event(
+            "POST",
+            "/api/v1/flickr/jobs/status",
+            &[("Content-Type", accepted)],
+            Some(&body),
+        );
         assert_eq!(invoke(&app, &event).await.status, 200, "{accepted}");
     }
     let no_type = http_event("POST", "/api/v1/flickr/jobs/status", &[], Some(&body));
@@ -239,11 +387,22 @@ async fn content_type_must_be_json_when_present() {
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods() {
     let app = app(&[]).await;
-    for path in ["/", "/api/v1/flickr/jobs", "/api/v1/flickr/job/status", "/api/v1/flickr/jobs/status/other/x"] {
-        invoke(&app, &http_event("POST", path, &[], None)).await.assert_error(404, "ERR_ROUTE_NOT_FOUND");
+    for path in [
+        "/",
+        "/api/v1/flickr/jobs",
+        "/api/v1/flickr/job/status",
+        "/api/v1/flickr/jobs/status/other/x",
+    ] {
+        invoke(&app, &http_event("POST", path, &[], None))
+            .await
+            .assert_error(404, "ERR_ROUTE_NOT_FOUND");
     }
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
-        let reply = invoke(&app, &http_event(method, "/api/v1/flickr/jobs/status", &[], None)).await;
+        let reply = invoke(
+            &app,
+            &http_event(method, "/api/v1/flickr/jobs/status", &[], None),
+        )
+        .await;
         reply.assert_error(405, "ERR_METHOD_NOT_ALLOWED");
         assert_eq!(reply.header("allow"), Some("POST"));
     }
@@ -254,7 +413,10 @@ async fn unknown_routes_and_wrong_methods() {
 async fn request_id_falls_back_to_the_invocation_id() {
     let app = app(&[]).await;
     let mut event = status_of(COMPLETED_JOB, OWNER);
-    event["requestContext"].as_object_mut().unwrap().remove("requestId");
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("requestId");
     let reply = invoke(&app, &event).await;
     assert_eq!(reply.body["request_id"], json!(INVOCATION_ID));
     assert_eq!(reply.header("x-request-id"), Some(INVOCATION_ID));
@@ -273,7 +435,10 @@ async fn rest_api_with_a_stage_prefix_and_alb_payloads() {
     });
     let value = serde_json::to_value(invoke_value(&app, &rest).await).unwrap();
     assert_eq!(value["statusCode"], json!(200));
-    assert_eq!(value["multiValueHeaders"]["x-request-id"], json!(["rest-1"]));
+    assert_eq!(
+        value["multiValueHeaders"]["x-request-id"],
+        json!(["rest-1"])
+    );
 
     let alb = json!({
         "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/jobs/1"}},
@@ -284,23 +449,39 @@ async fn rest_api_with_a_stage_prefix_and_alb_payloads() {
     assert_eq!(value["statusCode"], json!(200));
     assert_eq!(value["statusDescription"], json!("200 OK"));
     let body: Value = serde_json::from_str(value["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["request_id"], json!(INVOCATION_ID), "ALB has no request id of its own");
+    assert_eq!(
+        body["request_id"],
+        json!(INVOCATION_ID),
+        "ALB has no request id of its own"
+    );
 }
 
-async fn invoke_value(app: &flickr_job_status::app::App<Counting<flickr_job_status::store::DynamoStore>>, event: &Value) -> Value {
+async fn invoke_value(
+    app: &flickr_job_status::app::App<Counting<flickr_job_status::store::DynamoStore>>,
+    event: &Value,
+) -> Value {
     let mut context = lambda_runtime::Context::default();
     context.request_id = INVOCATION_ID.to_string();
     let payload = serde_json::value::RawValue::from_string(event.to_string()).unwrap();
-    let response = flickr_job_status::lambda::handle_event(app, lambda_runtime::LambdaEvent::new(payload, context))
-        .await
-        .unwrap();
+    let response = flickr_job_status::lambda::handle_event(
+        app,
+        lambda_runtime::LambdaEvent::new(payload, context),
+    )
+    .await
+    .unwrap();
     serde_json::to_value(response).unwrap()
 }
 
 #[tokio::test]
 async fn events_that_are_not_http_get_a_400_not_a_lambda_error() {
     let app = app(&[]).await;
-    for raw in ["{}", "[]", "\"text\"", r#"{"Records": [{"eventSource": "aws:sqs"}]}"#, r#"{"version": "2.0", "rawPath": 5}"#] {
+    for raw in [
+        "{}",
+        "[]",
+        "\"text\"",
+        r#"{"Records": [{"eventSource": "aws:sqs"}]}"#,
+        r#"{"version": "2.0", "rawPath": 5}"#,
+    ] {
         let reply = invoke_raw(&app, raw, 0).await;
         reply.assert_error(400, "ERR_INVALID_REQUEST");
         assert_eq!(reply.body["request_id"], json!(INVOCATION_ID));
@@ -310,11 +491,19 @@ async fn events_that_are_not_http_get_a_400_not_a_lambda_error() {
 #[tokio::test]
 async fn caller_identity_must_match_the_body_user() {
     let app = app(&[]).await;
-    let authorized = |user: &str| with_authorizer(status_of(COMPLETED_JOB, OWNER), json!({"jwt": {"claims": {"sub": user}}}));
+    let authorized = |user: &str| {
+        with_authorizer(
+            status_of(COMPLETED_JOB, OWNER),
+            json!({"jwt": {"claims": {"sub": user}}}),
+        )
+    };
     assert_eq!(invoke(&app, &authorized(OWNER)).await.status, 200);
     let not_found = invoke(&app, &status_of(MISSING_JOB, OWNER)).await;
     let mismatch = invoke(&app, &authorized(OTHER_USER)).await;
-    assert_eq!(mismatch.without_request_id(), not_found.without_request_id());
+    assert_eq!(
+        mismatch.without_request_id(),
+        not_found.without_request_id()
+    );
 
     let with_bearer = |token: String| {
         let mut event = status_of(COMPLETED_JOB, OWNER);
@@ -325,11 +514,21 @@ async fn caller_identity_must_match_the_body_user() {
     let other = invoke(&app, &with_bearer(bearer(OTHER_USER))).await;
     assert_eq!(other.without_request_id(), not_found.without_request_id());
     let reads_before = app.reads();
-    let invalid = invoke(&app, &with_bearer(bearer_with("wrong-secret", OWNER, |_| {}))).await;
+    let invalid = invoke(
+        &app,
+        &with_bearer(bearer_with("wrong-secret", OWNER, |_| {})),
+    )
+    .await;
     invalid.assert_error(401, "ERR_UNAUTHORIZED");
     assert_eq!(invalid.header("www-authenticate"), Some("Bearer"));
-    invoke(&app, &with_bearer("Basic dXNlcjpwYXNz".into())).await.assert_error(401, "ERR_UNAUTHORIZED");
-    assert_eq!(app.reads(), reads_before, "bad credentials are refused before the read");
+    invoke(&app, &with_bearer("Basic dXNlcjpwYXNz".into()))
+        .await
+        .assert_error(401, "ERR_UNAUTHORIZED");
+    assert_eq!(
+        app.reads(),
+        reads_before,
+        "bad credentials are refused before the read"
+    );
 }
 
 #[tokio::test]
@@ -343,5 +542,8 @@ async fn a_missing_table_is_a_500_that_names_nothing() {
 #[tokio::test]
 async fn eventually_consistent_reads_work_too() {
     let app = app(&[("CONSISTENT_READ", "false")]).await;
-    assert_eq!(invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await.status, 200);
+    assert_eq!(
+        invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await.status,
+        200
+    );
 }

@@ -13,7 +13,11 @@ pub enum Behaviour {
     /// Accepts connections and reads requests, but never answers.
     Hang,
     /// Answers every request with this status and body, after `delay`.
-    Answer { delay: Duration, status: u16, body: String },
+    Answer {
+        delay: Duration,
+        status: u16,
+        body: String,
+    },
     /// Starts a 200 answer and closes the connection half-way through the body.
     Truncate,
 }
@@ -24,12 +28,18 @@ impl Behaviour {
         Behaviour::Answer {
             delay: Duration::ZERO,
             status,
-            body: format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"internal detail from DynamoDB"}}"#),
+            body: format!(
+                r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"internal detail from DynamoDB"}}"#
+            ),
         }
     }
 
     pub fn ok_after(delay: Duration, body: &str) -> Self {
-        Behaviour::Answer { delay, status: 200, body: body.to_string() }
+        Behaviour::Answer {
+            delay,
+            status: 200,
+            body: body.to_string(),
+        }
     }
 }
 
@@ -40,7 +50,9 @@ pub struct FakeDynamo {
 
 impl FakeDynamo {
     pub async fn start(behaviour: Behaviour) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
         let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
@@ -81,7 +93,11 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, requests: Arc<Atomic
                 while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
                 return;
             }
-            Behaviour::Answer { delay, status, body } => {
+            Behaviour::Answer {
+                delay,
+                status,
+                body,
+            } => {
                 tokio::time::sleep(*delay).await;
                 let response = format!(
                     "HTTP/1.1 {status} Fake\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nx-amzn-requestid: fake-request\r\n\r\n{body}",

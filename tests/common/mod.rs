@@ -73,7 +73,10 @@ pub async fn app_at(endpoint: &str, overrides: &[(&str, &str)]) -> App<Counting<
 
 /// A direct SDK client on the local server, for tests that write records of their own.
 pub async fn client() -> aws_sdk_dynamodb::Client {
-    let sdk = sdk_loader(&config(&[])).endpoint_url(endpoint()).load().await;
+    let sdk = sdk_loader(&config(&[]))
+        .endpoint_url(endpoint())
+        .load()
+        .await;
     aws_sdk_dynamodb::Client::new(&sdk)
 }
 
@@ -85,7 +88,10 @@ pub struct Counting<S> {
 
 impl<S> Counting<S> {
     pub fn new(inner: S) -> Self {
-        Counting { inner, reads: Arc::new(AtomicUsize::new(0)) }
+        Counting {
+            inner,
+            reads: Arc::new(AtomicUsize::new(0)),
+        }
     }
 }
 
@@ -139,7 +145,10 @@ impl Reply {
         assert_eq!(self.body["data"], Value::Null, "{self:#?}");
         assert_eq!(self.body.as_object().map(|o| o.len()), Some(3), "{self:#?}");
         assert_eq!(self.header("cache-control"), Some("no-store"), "{self:#?}");
-        assert_eq!(self.header("content-type"), Some("application/json; charset=utf-8"));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
     }
 
     /// The reply with the request id taken out, to compare two replies for everything else.
@@ -164,8 +173,16 @@ pub async fn invoke<S: JobStore>(app: &App<S>, event: &Value) -> Reply {
 }
 
 /// Invokes with a Lambda deadline `deadline_ms` from now (0: no deadline).
-pub async fn invoke_with_deadline<S: JobStore>(app: &App<S>, event: &Value, deadline_ms: u64) -> Reply {
-    let deadline = if deadline_ms == 0 { 0 } else { now_ms() + deadline_ms };
+pub async fn invoke_with_deadline<S: JobStore>(
+    app: &App<S>,
+    event: &Value,
+    deadline_ms: u64,
+) -> Reply {
+    let deadline = if deadline_ms == 0 {
+        0
+    } else {
+        now_ms() + deadline_ms
+    };
     invoke_raw(app, &event.to_string(), deadline).await
 }
 
@@ -173,8 +190,11 @@ pub async fn invoke_raw<S: JobStore>(app: &App<S>, raw_event: &str, deadline: u6
     let mut context = Context::default();
     context.request_id = INVOCATION_ID.to_string();
     context.deadline = deadline;
-    let payload = serde_json::value::RawValue::from_string(raw_event.to_string()).expect("events are JSON");
-    let response = handle_event(app, LambdaEvent::new(payload, context)).await.expect("infallible");
+    let payload =
+        serde_json::value::RawValue::from_string(raw_event.to_string()).expect("events are JSON");
+    let response = handle_event(app, LambdaEvent::new(payload, context))
+        .await
+        .expect("infallible");
     let value = serde_json::to_value(response).expect("responses serialize");
     parse_lambda_response(&value)
 }
@@ -186,7 +206,12 @@ pub fn parse_lambda_response(value: &Value) -> Reply {
         .map(|headers| {
             headers
                 .iter()
-                .map(|(name, value)| (name.to_ascii_lowercase(), value.as_str().unwrap_or_default().to_string()))
+                .map(|(name, value)| {
+                    (
+                        name.to_ascii_lowercase(),
+                        value.as_str().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -195,11 +220,19 @@ pub fn parse_lambda_response(value: &Value) -> Reply {
         .as_deref()
         .map(|text| serde_json::from_str(text).expect("bodies are JSON"))
         .unwrap_or(Value::Null);
-    Reply { status, headers, raw_body, body }
+    Reply {
+        status,
+        headers,
+        raw_body,
+        body,
+    }
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
 }
 
 pub fn now_secs() -> u64 {
@@ -208,8 +241,10 @@ pub fn now_secs() -> u64 {
 
 /// A minimal API Gateway HTTP API (payload 2.0) event.
 pub fn http_event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
-    let headers: serde_json::Map<String, Value> =
-        headers.iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), json!(value)))
+        .collect();
     let mut event = json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -231,7 +266,12 @@ pub fn http_event(method: &str, path: &str, headers: &[(&str, &str)], body: Opti
 
 /// `POST /jobs/status` with a JSON body.
 pub fn status_request(body: &str) -> Value {
-    http_event("POST", "/api/v1/flickr/jobs/status", &[("content-type", "application/json")], Some(body))
+    http_event(
+        "POST",
+        "/api/v1/flickr/jobs/status",
+        &[("content-type", "application/json")],
+        Some(body),
+    )
 }
 
 pub fn status_of(job_id: &str, user_id: &str) -> Value {
@@ -254,12 +294,19 @@ pub fn bearer(user_id: &str) -> String {
 }
 
 /// A bearer token signed with `secret`, after `adjust` has had its way with the claims.
-pub fn bearer_with(secret: &str, user_id: &str, adjust: impl FnOnce(&mut flickr_job_status::auth::bearer::Claims)) -> String {
+pub fn bearer_with(
+    secret: &str,
+    user_id: &str,
+    adjust: impl FnOnce(&mut flickr_job_status::auth::bearer::Claims),
+) -> String {
     let mut claims = flickr_job_status::auth::bearer::Claims {
         sub: user_id.to_string(),
         exp: now_secs() + 600,
         ..Default::default()
     };
     adjust(&mut claims);
-    format!("Bearer {}", flickr_job_status::auth::bearer::mint(secret.as_bytes(), &claims).expect("mint"))
+    format!(
+        "Bearer {}",
+        flickr_job_status::auth::bearer::mint(secret.as_bytes(), &claims).expect("mint")
+    )
 }
