@@ -39,6 +39,24 @@ pub struct App<S> {
     poll_interval: String,
 }
 
+/// What the request log and metrics need to know about one request, filled in as it goes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Trace {
+    /// The matched route's name; `None` when no route matched.
+    pub route: Option<&'static str>,
+    /// How long the one DynamoDB read took, when there was one.
+    pub store_latency: Option<Duration>,
+    /// The job's state, when the caller could read the record.
+    pub job_state: Option<String>,
+}
+
+/// One request on its way through: the request, its deadline, and what is learnt about it.
+struct Exchange<'r> {
+    request: &'r Request,
+    deadline: Option<Instant>,
+    trace: Trace,
+}
+
 /// Who may read a job on the GET routes.
 enum Reader {
     User(String),
@@ -60,19 +78,23 @@ impl<S: JobStore> App<S> {
     }
 
     /// Answers one request. `deadline` is when Lambda would cut the invocation off.
-    pub async fn handle(&self, request: &Request, deadline: Option<Instant>) -> Response {
-        match self.dispatch(request, deadline).await {
+    pub async fn handle(&self, request: &Request, deadline: Option<Instant>) -> (Response, Trace) {
+        let mut exchange = Exchange {
+            request,
+            deadline,
+            trace: Trace::default(),
+        };
+        let response = match self.dispatch(&mut exchange).await {
             Ok(response) => response,
             Err(error) => error.into(),
-        }
+        };
+        (response, exchange.trace)
     }
 
-    async fn dispatch(
-        &self,
-        request: &Request,
-        deadline: Option<Instant>,
-    ) -> Result<Response, ApiError> {
+    async fn dispatch(&self, exchange: &mut Exchange<'_>) -> Result<Response, ApiError> {
+        let request = exchange.request;
         let route = routes::route(&request.method, &request.path)?;
+        exchange.trace.route = Some(route.name());
         if matches!(route, Route::Share(_)) && self.share.is_none() {
             return Err(ApiError::NotConfigured);
         }
@@ -80,19 +102,16 @@ impl<S: JobStore> App<S> {
             return Err(ApiError::PayloadTooLarge);
         }
         match route {
-            Route::LegacyStatus => self.legacy_status(request, deadline).await,
-            Route::JobStatus(segment) => self.job_status(request, segment, deadline).await,
-            Route::JobResult(segment) => self.job_result(request, segment, deadline).await,
-            Route::Share(segment) => self.share(request, segment, deadline).await,
+            Route::LegacyStatus => self.legacy_status(exchange).await,
+            Route::JobStatus(segment) => self.job_status(exchange, segment).await,
+            Route::JobResult(segment) => self.job_result(exchange, segment).await,
+            Route::Share(segment) => self.share(exchange, segment).await,
         }
     }
 
     /// `POST /jobs/status`: the original API, ids in the body.
-    async fn legacy_status(
-        &self,
-        request: &Request,
-        deadline: Option<Instant>,
-    ) -> Result<Response, ApiError> {
+    async fn legacy_status(&self, exchange: &mut Exchange<'_>) -> Result<Response, ApiError> {
+        let request = exchange.request;
         let body =
             json_object(json_body(request)?.ok_or(ApiError::invalid("request body is required"))?)?;
         let (Some(job_id), Some(user_id)) = (
@@ -105,24 +124,26 @@ impl<S: JobStore> App<S> {
         validate_id("user_id", user_id)?;
         let caller = caller_identity(request, self.bearer.as_ref())?;
 
-        let record = self.read(job_id, deadline).await?;
-        let job = readable_job(record, job_id, |owner| {
-            owner == user_id && caller.as_deref().is_none_or(|caller| caller == user_id)
-        })?;
+        let job = self
+            .read_job(exchange, job_id, |owner| {
+                owner == user_id && caller.as_deref().is_none_or(|caller| caller == user_id)
+            })
+            .await?;
         Ok(Response::data(200, to_raw(&job.status_view(job_id))?))
     }
 
     /// `GET /jobs/{job_id}`: the same status, with an ETag and polling hints.
     async fn job_status(
         &self,
-        request: &Request,
+        exchange: &mut Exchange<'_>,
         segment: &str,
-        deadline: Option<Instant>,
     ) -> Result<Response, ApiError> {
+        let request = exchange.request;
         let job_id = path_id(segment)?;
         let reader = self.reader(request, &job_id)?;
-        let record = self.read(&job_id, deadline).await?;
-        let job = readable_job(record, &job_id, |owner| reader.may_read(owner))?;
+        let job = self
+            .read_job(exchange, &job_id, |owner| reader.may_read(owner))
+            .await?;
 
         let data = to_raw(&job.status_view(&job_id))?;
         let etag = entity_tag(data.get());
@@ -141,14 +162,15 @@ impl<S: JobStore> App<S> {
     /// `GET /jobs/{job_id}/result`: the Flickr response alone once the job is done.
     async fn job_result(
         &self,
-        request: &Request,
+        exchange: &mut Exchange<'_>,
         segment: &str,
-        deadline: Option<Instant>,
     ) -> Result<Response, ApiError> {
+        let request = exchange.request;
         let job_id = path_id(segment)?;
         let reader = self.reader(request, &job_id)?;
-        let record = self.read(&job_id, deadline).await?;
-        let job = readable_job(record, &job_id, |owner| reader.may_read(owner))?;
+        let job = self
+            .read_job(exchange, &job_id, |owner| reader.may_read(owner))
+            .await?;
 
         match job.result() {
             JobResult::Completed { flickr, from_cache } => {
@@ -177,10 +199,10 @@ impl<S: JobStore> App<S> {
     /// `POST /jobs/{job_id}/share`: a signed read link for the owner to hand out.
     async fn share(
         &self,
-        request: &Request,
+        exchange: &mut Exchange<'_>,
         segment: &str,
-        deadline: Option<Instant>,
     ) -> Result<Response, ApiError> {
+        let request = exchange.request;
         let signer = self.share.as_ref().ok_or(ApiError::NotConfigured)?;
         let expires_in = match json_body(request)? {
             None => SHARE_DEFAULT_SECONDS,
@@ -190,8 +212,8 @@ impl<S: JobStore> App<S> {
         // A `?token=` is a read grant, never an identity: only real credentials may share.
         let caller =
             caller_identity(request, self.bearer.as_ref())?.ok_or(ApiError::Unauthorized)?;
-        let record = self.read(&job_id, deadline).await?;
-        readable_job(record, &job_id, |owner| owner == caller)?;
+        self.read_job(exchange, &job_id, |owner| owner == caller)
+            .await?;
 
         let expires_at = unix_now() + expires_in;
         let token = signer.mint(&job_id, expires_at);
@@ -228,14 +250,17 @@ impl<S: JobStore> App<S> {
             .ok_or(ApiError::Unauthorized)
     }
 
-    /// One `GetItem`, bounded by the SDK's timeouts and by what is left of the invocation.
-    async fn read(
+    /// The request's one `GetItem`, bounded by the SDK's timeouts and by what is left of the
+    /// invocation; then ownership and the record's validity, in that order.
+    async fn read_job(
         &self,
+        exchange: &mut Exchange<'_>,
         job_id: &str,
-        deadline: Option<Instant>,
-    ) -> Result<Option<JobRecord>, ApiError> {
+        may_read: impl Fn(&str) -> bool,
+    ) -> Result<Job, ApiError> {
+        let started = Instant::now();
         let read = self.store.get_job(job_id);
-        let result = match deadline {
+        let result = match exchange.deadline {
             Some(deadline) => tokio::time::timeout_at(deadline - DEADLINE_MARGIN, read)
                 .await
                 .unwrap_or_else(|_| {
@@ -245,7 +270,8 @@ impl<S: JobStore> App<S> {
                 }),
             None => read.await,
         };
-        result.map_err(|error| match error {
+        exchange.trace.store_latency = Some(started.elapsed());
+        let record = result.map_err(|error| match error {
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "job store unavailable");
                 ApiError::ServiceUnavailable
@@ -254,7 +280,10 @@ impl<S: JobStore> App<S> {
                 tracing::error!(%detail, "job store read failed");
                 ApiError::Internal
             }
-        })
+        })?;
+        let job = readable_job(record, job_id, may_read)?;
+        exchange.trace.job_state = Some(job.state.clone());
+        Ok(job)
     }
 
     fn poll_hint(&self, response: Response, job: &Job) -> Response {

@@ -1,17 +1,22 @@
 //! The Lambda edge: a raw invocation event in, the HTTP response payload out, never an error.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::app::App;
+use crate::app::{App, Trace};
 use crate::error::ApiError;
 use crate::http::event::parse_event;
 use crate::http::{LambdaResponse, Origin, Response};
 use crate::store::JobStore;
+use crate::telemetry::{self, RequestSummary};
+
+/// True until the first invocation of this process has been answered.
+static COLD: AtomicBool = AtomicBool::new(true);
 
 /// Handles one invocation. Every input, however malformed, gets an HTTP answer: a Lambda
 /// error would reach the client as API Gateway's bare 502.
@@ -21,25 +26,37 @@ pub async fn handle_event<S: JobStore>(
 ) -> Result<LambdaResponse, Infallible> {
     let started = Instant::now();
     let deadline = remaining(event.context.deadline).map(|left| started + left);
-    let Some(request) = parse_event(event.payload.get()) else {
-        tracing::warn!(request_id = %event.context.request_id, "event is not an HTTP request");
-        let response = Response::from(ApiError::invalid("the event is not an HTTP request"));
-        return Ok(response.into_lambda(Origin::HttpApi, &event.context.request_id));
+    let invocation_id = event.context.request_id.as_str();
+    let request = parse_event(event.payload.get());
+    let (response, trace) = match &request {
+        Some(request) => app.handle(request, deadline).await,
+        None => {
+            let error = ApiError::invalid("the event is not an HTTP request");
+            (Response::from(error), Trace::default())
+        }
     };
     let request_id = request
-        .gateway_request_id
-        .as_deref()
-        .unwrap_or(&event.context.request_id);
+        .as_ref()
+        .and_then(|request| request.gateway_request_id.as_deref())
+        .unwrap_or(invocation_id);
 
-    let response = app.handle(&request, deadline).await;
-    tracing::info!(
+    let summary = RequestSummary {
         request_id,
-        method = %request.method,
-        status = response.status,
-        latency_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    Ok(response.into_lambda(request.origin, request_id))
+        xray_trace_id: event.context.xray_trace_id.as_deref(),
+        route: trace.route.unwrap_or("unmatched"),
+        status: response.status,
+        latency: started.elapsed(),
+        store_latency: trace.store_latency,
+        job_state: trace.job_state.as_deref(),
+        cold_start: COLD.swap(false, Ordering::Relaxed),
+    };
+    telemetry::log_request(&summary);
+    telemetry::emit_metrics(&summary);
+    // Not an HTTP event at all: answer in the HTTP API format, the most common caller.
+    let origin = request
+        .as_ref()
+        .map_or(Origin::HttpApi, |request| request.origin);
+    Ok(response.into_lambda(origin, request_id))
 }
 
 /// Deadlines before this (2001-09-09) are not epoch times: `cargo lambda watch` sends its

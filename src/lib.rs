@@ -11,3 +11,4 @@ pub mod http;
 pub mod jobs;
 pub mod lambda;
 pub mod store;
+pub mod telemetry;

@@ -547,3 +547,36 @@ async fn eventually_consistent_reads_work_too() {
         200
     );
 }
+
+#[tokio::test]
+async fn the_trace_tells_route_read_time_and_state() {
+    use flickr_job_status::http::event::parse_event;
+    let app = app(&[]).await;
+    let request = |event: Value| parse_event(&event.to_string()).expect("an HTTP event");
+
+    let (response, trace) = app
+        .handle(&request(status_of(COMPLETED_JOB, OWNER)), None)
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(trace.route, Some("status"));
+    assert!(trace.store_latency.is_some());
+    assert_eq!(trace.job_state.as_deref(), Some("completed"));
+
+    let (_, rejected) = app.handle(&request(status_request("{}")), None).await;
+    assert_eq!(
+        (rejected.route, rejected.store_latency, rejected.job_state),
+        (Some("status"), None, None)
+    );
+
+    // Someone else's job is read, but its state is not learnt (nor logged).
+    let (_, stranger) = app
+        .handle(&request(status_of(COMPLETED_JOB, OTHER_USER)), None)
+        .await;
+    assert!(stranger.store_latency.is_some());
+    assert_eq!(stranger.job_state, None);
+
+    let (_, unmatched) = app
+        .handle(&request(http_event("GET", "/nowhere", &[], None)), None)
+        .await;
+    assert_eq!(unmatched.route, None);
+}

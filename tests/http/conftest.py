@@ -15,6 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "local-dev-jwt-secret"
 SHARE_SECRET = "local-dev-share-secret"
+LOG_PATH = ROOT / ".local" / "watch-test.log"
+# Every credential the tests send; none may ever appear in the function's logs.
+SENT_CREDENTIALS = [JWT_SECRET, SHARE_SECRET]
 
 
 def free_port() -> int:
@@ -53,9 +56,12 @@ def function():
         JOBS_TABLE=os.environ.get("TEST_JOBS_TABLE", "flickr-jobs-test"),
         JWT_SECRET=JWT_SECRET,
         SHARE_TOKEN_SECRET=SHARE_SECRET,
-        RUST_LOG="info",
+        AWS_LAMBDA_LOG_FORMAT="JSON",
+        AWS_LAMBDA_LOG_LEVEL="INFO",
     )
-    log = open(ROOT / ".local" / "watch-test.log", "w")
+    env.pop("RUST_LOG", None)
+    LOG_PATH.parent.mkdir(exist_ok=True)
+    log = open(LOG_PATH, "w")
     process = subprocess.Popen(
         ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--bin", "flickr-job-status"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -90,7 +96,9 @@ def mint_token(user_id: str) -> str:
         ["cargo", "run", "-q", "--example", "mint-token", "--", user_id],
         cwd=ROOT, env=dict(os.environ, JWT_SECRET=JWT_SECRET), check=True, capture_output=True, text=True,
     )
-    return result.stdout.strip()
+    token = result.stdout.strip()
+    SENT_CREDENTIALS.append(token)
+    return token
 
 
 def envelope(text: str) -> dict:

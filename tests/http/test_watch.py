@@ -3,7 +3,9 @@
 import json
 import subprocess
 
-from conftest import ROOT, envelope, mint_token
+import time
+
+from conftest import LOG_PATH, ROOT, SENT_CREDENTIALS, envelope, mint_token
 
 OWNER = "09b4e414-4f70-4226-9ee8-f9e815fc2539"
 OTHER = "5d1e7f3a-0b2c-4d6e-8f9a-1b2c3d4e5f60"
@@ -83,6 +85,7 @@ def test_a_share_link_works_without_credentials(function):
     status, _, text = function.request("POST", f"/api/v1/flickr/jobs/{COMPLETED}/share", '{"expires_in": 120}', auth)
     assert status == 201, text
     link = envelope(text)["data"]
+    SENT_CREDENTIALS.append(link["token"])
     status, headers, text = function.request("GET", link["url"])
     assert status == 200
     assert headers["x-from-cache"] == "false"
@@ -111,3 +114,50 @@ def test_cargo_lambda_invoke_with_the_sample_events(function):
         body = envelope(response["body"])
         event = json.loads((ROOT / "events" / f"{name}.json").read_text())
         assert body["request_id"] == event["requestContext"]["requestId"]
+
+
+def read_log_lines():
+    lines = []
+    for raw in LOG_PATH.read_text().splitlines():
+        start = raw.find("{")
+        if start < 0:
+            continue
+        try:
+            lines.append(json.loads(raw[start:]))
+        except ValueError:
+            continue
+    return lines
+
+
+def test_zz_logs_have_one_request_line_and_one_metrics_line_and_no_secrets(function):
+    """Runs last: reads everything the function logged during this session."""
+    status, headers, _ = post_status(function, COMPLETED, OWNER)
+    request_id = headers["x-request-id"]
+    deadline = time.time() + 10
+    while True:
+        lines = read_log_lines()
+        requests = [l for l in lines if l.get("fields", {}).get("message") == "request"]
+        metrics = [l for l in lines if "_aws" in l]
+        if any(l["fields"]["request_id"] == request_id for l in requests) and any(m["request_id"] == request_id for m in metrics):
+            break
+        assert time.time() < deadline, "the request's log and metrics lines never appeared"
+        time.sleep(0.2)
+
+    line = next(l for l in requests if l["fields"]["request_id"] == request_id)["fields"]
+    assert line["route"] == "status" and line["status"] == 200 and line["job_state"] == "completed"
+    assert line["latency_ms"] >= line["dynamodb_ms"] > 0
+    assert line["cold_start"] is False
+    assert "xray_trace_id" in line
+    emf = next(m for m in metrics if m["request_id"] == request_id)
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "FlickrJobStatus"
+    assert emf["Route"] == "status" and emf["StatusClass"] == "2xx" and emf["Requests"] == 1
+    assert len(requests) == len(metrics), "one metrics line per request line"
+    # cargo lambda watch may start more than one instance; each reports its own first request.
+    assert any(l["fields"]["cold_start"] for l in requests), "the first request was a cold start"
+
+    text = LOG_PATH.read_text()
+    assert len(SENT_CREDENTIALS) >= 4
+    for secret in SENT_CREDENTIALS:
+        assert secret not in text, "a credential was logged"
+    for content in ("callback-test", "flickr.test.echo", OTHER):
+        assert content not in text, f"{content!r} was logged"
