@@ -9,6 +9,7 @@ async fn main() -> Result<(), Error> {
     let config =
         Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
     let store = DynamoStore::from_config(&config).await;
+    store.warm_up().await;
     let app = App::new(&config, store);
     lambda_runtime::run(service_fn(|event| handle_event(&app, event))).await
 }

@@ -7,9 +7,11 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use base64::Engine;
 use serde_json::{Number, Value};
 
@@ -68,8 +70,78 @@ impl DynamoStore {
 /// timeouts and retries from `config`. Tests add an endpoint of their own.
 pub fn sdk_loader(config: &Config) -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(timeouts(config.dynamodb_timeout))
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+}
+
+/// hyper 1 + rustls on `ring`, trusting Mozilla's root certificates compiled into the binary.
+/// The SDK's default client would read every file in the system certificate directory at
+/// init (milliseconds of a cold start) and link aws-lc, a far larger crypto library.
+fn https_client() -> SharedHttpClient {
+    let trust_store = webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().fold(
+        TrustStore::empty().with_native_roots(false),
+        |store, certificate| store.with_pem_certificate(pem(certificate)),
+    );
+    let tls = TlsContext::builder().with_trust_store(trust_store).build();
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    match tls {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Cannot happen with the compiled-in roots; if it did, the system roots still work.
+        Err(error) => {
+            tracing::warn!(%error, "compiled-in root certificates refused, using the system ones");
+            builder.build_https()
+        }
+    }
+}
+
+fn pem(der: &[u8]) -> Vec<u8> {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::with_capacity(body.len() + body.len() / 64 + 64);
+    pem.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.into_bytes()
+}
+
+/// The key the warm-up read asks for. Job ids never hold control characters, so no job has it.
+const WARM_UP_KEY: &str = "\u{1}connection-warm-up";
+/// The most init waits for the warm-up read.
+pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl DynamoStore {
+    /// One cheap read during init, where Lambda boosts the CPU, so that the first request
+    /// finds credentials resolved and a connection (and TLS session) open. Bounded by
+    /// `WARM_UP_TIMEOUT`, and never an error: a slow DynamoDB must not fail init.
+    pub async fn warm_up(&self) {
+        let read = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("jobId", AttributeValue::S(WARM_UP_KEY.to_string()))
+            .projection_expression("jobId")
+            .consistent_read(false)
+            .send();
+        match tokio::time::timeout(WARM_UP_TIMEOUT, read).await {
+            Ok(Ok(_)) => tracing::debug!("DynamoDB connection warmed up"),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %classify(error).detail(), "DynamoDB warm-up read failed")
+            }
+            Err(_) => tracing::warn!("DynamoDB warm-up read timed out"),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn detail(&self) -> &str {
+        match self {
+            StoreError::Unavailable(detail) | StoreError::Failed(detail) => detail,
+        }
+    }
 }
 
 /// Per attempt, the configured timeout; the whole operation, all attempts plus backoff.

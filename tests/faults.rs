@@ -158,3 +158,86 @@ async fn a_store_fault_on_the_get_routes_is_503_too() {
     );
     assert_unavailable(&invoke(&app, &event).await);
 }
+
+#[tokio::test]
+async fn exactly_one_dynamodb_request_per_valid_request_and_none_for_rejected_ones() {
+    let item = format!(r#"{{"Item":{{"user_id":{{"S":"{OWNER}"}},"state":{{"S":"completed"}}}}}}"#);
+    let fake = FakeDynamo::start(Behaviour::ok_after(Duration::ZERO, &item)).await;
+    let app = app_at(&fake.endpoint, &[]).await;
+    let valid = [
+        status_of(COMPLETED_JOB, OWNER),
+        status_of(COMPLETED_JOB, OTHER_USER),
+        http_event(
+            "GET",
+            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+            &[("authorization", &bearer(OWNER))],
+            None,
+        ),
+        http_event(
+            "GET",
+            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}/result"),
+            &[("authorization", &bearer(OWNER))],
+            None,
+        ),
+    ];
+    for (sent, event) in valid.iter().enumerate() {
+        invoke(&app, event).await;
+        assert_eq!(fake.requests(), sent + 1, "{event}");
+    }
+    let rejected = [
+        status_request("{}"),
+        status_request("not json"),
+        http_event(
+            "GET",
+            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+            &[],
+            None,
+        ),
+        http_event(
+            "GET",
+            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+            &[("authorization", "Bearer forged")],
+            None,
+        ),
+        http_event("GET", "/api/v1/flickr/jobs/status", &[], None),
+        http_event("POST", "/elsewhere", &[], None),
+    ];
+    for event in &rejected {
+        let reply = invoke(&app, event).await;
+        assert!((400..500).contains(&reply.status), "{reply:#?}");
+    }
+    assert_eq!(
+        fake.requests(),
+        valid.len(),
+        "rejected requests never reach DynamoDB"
+    );
+}
+
+#[tokio::test]
+async fn the_init_warm_up_is_one_bounded_read_that_never_fails() {
+    use flickr_job_status::store::{sdk_loader, DynamoStore, WARM_UP_TIMEOUT};
+    let config = config(&[]);
+    let store_at = |endpoint: String| {
+        let config = config.clone();
+        async move {
+            let sdk = sdk_loader(&config).endpoint_url(endpoint).load().await;
+            DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config)
+        }
+    };
+    let fake = FakeDynamo::start(Behaviour::ok_after(Duration::ZERO, "{}")).await;
+    store_at(fake.endpoint.clone()).await.warm_up().await;
+    assert_eq!(fake.requests(), 1);
+
+    let hanging = FakeDynamo::start(Behaviour::Hang).await;
+    let started = Instant::now();
+    store_at(hanging.endpoint.clone()).await.warm_up().await;
+    assert!(
+        started.elapsed() < WARM_UP_TIMEOUT + Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    store_at(closed_endpoint()).await.warm_up().await;
+    assert!(started.elapsed() < WARM_UP_TIMEOUT + Duration::from_millis(300));
+}
