@@ -10,5 +10,6 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod lambda;
+pub mod logging;
 pub mod store;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use lambda_runtime::{service_fn, Error};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    flickr_job_status::logging::init();
     let config =
         Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
     let store = DynamoStore::from_config(&config).await;
