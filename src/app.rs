@@ -1,35 +1,27 @@
 //! The request flow: route → the checks in API.md §3.6 order → one store read → response.
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::auth::{caller_identity, BearerVerifier, ShareSigner};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::routes::{self, BASE_PATH};
+use crate::http::input::{
+    json_body, json_object, non_empty_str, path_id, share_lifetime, validate_id,
+    SHARE_DEFAULT_SECONDS,
+};
+use crate::http::routes::{self, job_path};
 use crate::http::{Body, Request, Response, Route};
 use crate::jobs::{entity_tag, if_none_match, Job, JobRecord, JobResult, PendingView};
 use crate::store::{JobStore, StoreError};
 
 /// Time kept back from the Lambda deadline to send the 503 before Lambda gives up on us.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
-const MAX_ID_BYTES: usize = 256;
-const SHARE_DEFAULT_SECONDS: u64 = 3600;
-const SHARE_SECONDS: std::ops::RangeInclusive<u64> = 60..=604_800;
 /// GET answers may be kept by the client but must be revalidated (they carry an ETag).
 const REVALIDATE: &str = "private, no-cache";
-/// RFC 3986 unreserved characters stay as they are; everything else in a segment is encoded.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// The function's state, built once at init: the store, verifiers and pre-rendered values.
 pub struct App<S> {
@@ -336,96 +328,6 @@ fn readable_job(
     })
 }
 
-/// The body of a POST after the size (413) and media type (415) checks; `None` when empty.
-fn json_body(request: &Request) -> Result<Option<&[u8]>, ApiError> {
-    if let Some(content_type) = request.header("content-type") {
-        if !is_json_media_type(content_type) {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-    }
-    match &request.body {
-        Body::Absent => Ok(None),
-        Body::Bytes(bytes) if bytes.is_empty() => Ok(None),
-        Body::Bytes(bytes) => Ok(Some(bytes)),
-        Body::InvalidBase64 => Err(ApiError::invalid("request body is not valid base64")),
-        Body::TooLarge => Err(ApiError::PayloadTooLarge),
-    }
-}
-
-/// `application/json`, `application/<anything>+json`, with any parameters.
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::invalid("request body is not valid UTF-8"))?;
-    match serde_json::from_str(text) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ApiError::invalid("request body must be a JSON object")),
-        Err(_) => Err(ApiError::invalid("request body is not valid JSON")),
-    }
-}
-
-fn non_empty_str<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    object.get(key)?.as_str().filter(|value| !value.is_empty())
-}
-
-fn share_lifetime(body: &Map<String, Value>) -> Result<u64, ApiError> {
-    match body.get("expires_in") {
-        None | Some(Value::Null) => Ok(SHARE_DEFAULT_SECONDS),
-        Some(value) => value
-            .as_u64()
-            .filter(|seconds| SHARE_SECONDS.contains(seconds))
-            .ok_or(ApiError::invalid(
-                "expires_in must be a whole number of seconds from 60 to 604800",
-            )),
-    }
-}
-
-/// A job id from the path: percent-decoded, then held to the same rules as body ids.
-fn path_id(segment: &str) -> Result<String, ApiError> {
-    let id = percent_encoding::percent_decode_str(segment)
-        .decode_utf8()
-        .map_err(|_| ApiError::invalid("job_id in the path is not valid UTF-8"))?;
-    validate_id("job_id", &id)?;
-    Ok(id.into_owned())
-}
-
-fn validate_id(name: &str, id: &str) -> Result<(), ApiError> {
-    if id.is_empty() {
-        return Err(ApiError::InvalidRequest(Cow::Owned(format!(
-            "{name} must not be empty"
-        ))));
-    }
-    if id.len() > MAX_ID_BYTES {
-        return Err(ApiError::InvalidRequest(Cow::Owned(format!(
-            "{name} must be at most {MAX_ID_BYTES} bytes"
-        ))));
-    }
-    if id.chars().any(char::is_control) {
-        return Err(ApiError::InvalidRequest(Cow::Owned(format!(
-            "{name} must not contain control characters"
-        ))));
-    }
-    Ok(())
-}
-
-/// `/api/v1/flickr/jobs/{job_id}` with the id encoded as one path segment.
-pub fn job_path(job_id: &str) -> String {
-    format!(
-        "{BASE_PATH}/jobs/{}",
-        utf8_percent_encode(job_id, PATH_SEGMENT)
-    )
-}
-
 fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, ApiError> {
     serde_json::value::to_raw_value(value).map_err(|error| {
         tracing::error!(%error, "could not serialize response data");
@@ -437,84 +339,4 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_media_types() {
-        for accepted in [
-            "application/json",
-            "Application/JSON; charset=utf-8",
-            "application/vnd.api+json",
-            " application/json ;x=y",
-        ] {
-            assert!(is_json_media_type(accepted), "{accepted}");
-        }
-        for refused in [
-            "text/plain",
-            "application/xml",
-            "text/json",
-            "application/jsonp",
-            "",
-        ] {
-            assert!(!is_json_media_type(refused), "{refused}");
-        }
-    }
-
-    #[test]
-    fn id_rules() {
-        assert!(validate_id("job_id", "e6b6634c-e07c-43f0-88b3-9516590aad77").is_ok());
-        assert!(validate_id("job_id", &"x".repeat(256)).is_ok());
-        assert!(validate_id("job_id", &"x".repeat(257)).is_err());
-        assert!(
-            validate_id("job_id", &"é".repeat(129)).is_err(),
-            "bytes, not characters"
-        );
-        for control in ["a\u{0}b", "a\nb", "a\u{7f}b", "a\u{85}b", "a\u{9f}"] {
-            assert!(validate_id("job_id", control).is_err(), "{control:?}");
-        }
-        assert!(
-            validate_id("job_id", "a\u{200b}b").is_ok(),
-            "format characters are not Cc"
-        );
-    }
-
-    #[test]
-    fn path_ids_are_decoded_then_validated() {
-        assert_eq!(path_id("a%2Fb%20c").unwrap(), "a/b c");
-        assert!(path_id("%FF").is_err());
-        assert!(path_id("a%0Ab").is_err());
-    }
-
-    #[test]
-    fn job_paths_encode_one_segment() {
-        assert_eq!(job_path("abc-1._~"), "/api/v1/flickr/jobs/abc-1._~");
-        assert_eq!(
-            job_path("a/b?c d#é"),
-            "/api/v1/flickr/jobs/a%2Fb%3Fc%20d%23%C3%A9"
-        );
-    }
-
-    #[test]
-    fn share_lifetime_bounds() {
-        let body = |value: Value| -> Map<String, Value> {
-            serde_json::from_value(serde_json::json!({"expires_in": value})).unwrap()
-        };
-        assert_eq!(share_lifetime(&Map::new()), Ok(3600));
-        assert_eq!(share_lifetime(&body(Value::Null)), Ok(3600));
-        assert_eq!(share_lifetime(&body(60.into())), Ok(60));
-        assert_eq!(share_lifetime(&body(604_800.into())), Ok(604_800));
-        for bad in [
-            serde_json::json!(59),
-            serde_json::json!(604_801),
-            serde_json::json!(90.5),
-            serde_json::json!("600"),
-            serde_json::json!(-60),
-        ] {
-            assert!(share_lifetime(&body(bad.clone())).is_err(), "{bad}");
-        }
-    }
 }

@@ -241,3 +241,41 @@ async fn the_init_warm_up_is_one_bounded_read_that_never_fails() {
     store_at(closed_endpoint()).await.warm_up().await;
     assert!(started.elapsed() < WARM_UP_TIMEOUT + Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn store_error_details_never_carry_the_response_body() {
+    use flickr_job_status::store::{sdk_loader, DynamoStore, JobStore};
+    let config = config(&[("DYNAMODB_TIMEOUT_MS", "300")]);
+    let cases = [
+        (
+            Behaviour::ok_after(Duration::ZERO, "SECRET-RECORD-CONTENT {"),
+            "SECRET-RECORD-CONTENT",
+        ),
+        (Behaviour::Truncate, "user_id"),
+        (
+            Behaviour::error(400, "ValidationException"),
+            "ValidationException",
+        ),
+    ];
+    for (behaviour, body_text) in cases {
+        let fake = FakeDynamo::start(behaviour.clone()).await;
+        let sdk = sdk_loader(&config)
+            .endpoint_url(&fake.endpoint)
+            .load()
+            .await;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config);
+        let error = store
+            .get_job(COMPLETED_JOB)
+            .await
+            .expect_err("the fake never answers an item");
+        if body_text == "ValidationException" {
+            // The error code is what an operator needs; it is not record content.
+            assert!(error.detail().contains("ValidationException"), "{error:?}");
+        } else {
+            assert!(
+                !error.detail().contains(body_text),
+                "{behaviour:?} leaked into {error:?}"
+            );
+        }
+    }
+}

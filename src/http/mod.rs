@@ -1,6 +1,7 @@
 //! The HTTP edge: Lambda payloads → `Request`, routing, and `Response` → Lambda payloads.
 
 pub mod event;
+pub mod input;
 pub mod response;
 pub mod routes;
 

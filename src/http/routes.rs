@@ -1,9 +1,17 @@
 //! Method and path → the route it addresses, or the 404/405 that answers it.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use crate::error::ApiError;
 
 pub const BASE_PATH: &str = "/api/v1/flickr";
 const JOBS_PREFIX: &str = "/api/v1/flickr/jobs/";
+/// RFC 3986 unreserved characters stay as they are; everything else in a segment is encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The routes of the API. Job ids are the path segment as sent, still percent-encoded.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,6 +36,14 @@ impl Route<'_> {
             Route::Share(_) => "share",
         }
     }
+}
+
+/// `/api/v1/flickr/jobs/{job_id}` with the id encoded as one path segment.
+pub fn job_path(job_id: &str) -> String {
+    format!(
+        "{BASE_PATH}/jobs/{}",
+        utf8_percent_encode(job_id, PATH_SEGMENT)
+    )
 }
 
 pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
@@ -58,6 +74,15 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_paths_encode_one_segment() {
+        assert_eq!(job_path("abc-1._~"), "/api/v1/flickr/jobs/abc-1._~");
+        assert_eq!(
+            job_path("a/b?c d#é"),
+            "/api/v1/flickr/jobs/a%2Fb%3Fc%20d%23%C3%A9"
+        );
+    }
 
     #[test]
     fn known_routes() {

@@ -1,0 +1,235 @@
+//! The job store: a small trait, and its DynamoDB implementation (one `GetItem` per read).
+
+mod record;
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use base64::Engine;
+
+use crate::config::Config;
+use crate::jobs::JobRecord;
+pub use record::decode_record;
+
+/// Attempts per read, the first included. With the per-attempt timeout this bounds a read.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Why a read failed. The detail is for the log, never for the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// Throttled, unreachable, too slow or answering 5xx: worth retrying later (503).
+    Unavailable(String),
+    /// Misconfiguration or a request the store refused (500).
+    Failed(String),
+}
+
+/// Reads job records by id.
+pub trait JobStore: Send + Sync {
+    fn get_job(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Option<JobRecord>, StoreError>> + Send;
+}
+
+/// The DynamoDB table of job records, read with `GetItem`.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    consistent_read: bool,
+}
+
+/// Only the attributes the API uses; `state` is a reserved word, hence the placeholder.
+const PROJECTION: &str = "user_id, #state, returnvalue, failedReason, stacktrace, target";
+
+/// The key the warm-up read asks for. Job ids never hold control characters, so no job has it.
+const WARM_UP_KEY: &str = "\u{1}connection-warm-up";
+/// The most init waits for the warm-up read.
+pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl DynamoStore {
+    /// Builds the SDK client once, at init, with the timeouts and retries from `config`.
+    /// `AWS_ENDPOINT_URL_DYNAMODB` is honoured by the SDK itself.
+    pub async fn from_config(config: &Config) -> Self {
+        let sdk_config = sdk_loader(config).load().await;
+        Self::new(Client::new(&sdk_config), config)
+    }
+
+    pub fn new(client: Client, config: &Config) -> Self {
+        DynamoStore {
+            client,
+            table: config.jobs_table.clone(),
+            consistent_read: config.consistent_read,
+        }
+    }
+
+    /// One cheap read during init, where Lambda boosts the CPU, so that the first request
+    /// finds credentials resolved and a connection (and TLS session) open. Bounded by
+    /// `WARM_UP_TIMEOUT`, and never an error: a slow DynamoDB must not fail init.
+    pub async fn warm_up(&self) {
+        let read = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("jobId", AttributeValue::S(WARM_UP_KEY.to_string()))
+            .projection_expression("jobId")
+            .consistent_read(false)
+            .send();
+        match tokio::time::timeout(WARM_UP_TIMEOUT, read).await {
+            Ok(Ok(_)) => tracing::debug!("DynamoDB connection warmed up"),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %classify(error).detail(), "DynamoDB warm-up read failed")
+            }
+            Err(_) => tracing::warn!("DynamoDB warm-up read timed out"),
+        }
+    }
+}
+
+/// The SDK settings of the store: region, credentials and endpoint from the environment,
+/// timeouts and retries from `config`. Tests add an endpoint of their own.
+pub fn sdk_loader(config: &Config) -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(timeouts(config.dynamodb_timeout))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+}
+
+/// hyper 1 + rustls on `ring`, trusting Mozilla's root certificates compiled into the binary.
+/// The SDK's default client would read every file in the system certificate directory at
+/// init (milliseconds of a cold start) and link aws-lc, a far larger crypto library.
+fn https_client() -> SharedHttpClient {
+    let trust_store = webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().fold(
+        TrustStore::empty().with_native_roots(false),
+        |store, certificate| store.with_pem_certificate(pem(certificate)),
+    );
+    let tls = TlsContext::builder().with_trust_store(trust_store).build();
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    match tls {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Cannot happen with the compiled-in roots; if it did, the system roots still work.
+        Err(error) => {
+            tracing::warn!(%error, "compiled-in root certificates refused, using the system ones");
+            builder.build_https()
+        }
+    }
+}
+
+fn pem(der: &[u8]) -> Vec<u8> {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::with_capacity(body.len() + body.len() / 64 + 64);
+    pem.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.into_bytes()
+}
+
+impl StoreError {
+    pub fn detail(&self) -> &str {
+        match self {
+            StoreError::Unavailable(detail) | StoreError::Failed(detail) => detail,
+        }
+    }
+}
+
+/// Per attempt, the configured timeout; the whole operation, all attempts plus backoff.
+fn timeouts(per_attempt: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(per_attempt)
+        .operation_attempt_timeout(per_attempt)
+        .operation_timeout(per_attempt * MAX_ATTEMPTS + Duration::from_millis(500))
+        .build()
+}
+
+impl JobStore for DynamoStore {
+    async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("jobId", AttributeValue::S(job_id.to_string()))
+            .consistent_read(self.consistent_read)
+            .projection_expression(PROJECTION)
+            .expression_attribute_names("#state", "state")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(output.item.map(decode_record))
+    }
+}
+
+fn classify<E: ProvideErrorMetadata>(
+    error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    let detail = summary(&error);
+    match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(detail)
+        }
+        SdkError::ServiceError(service) => {
+            // No error code means the answer could not be understood (a truncated or garbled
+            // body, a proxy's error page): as transient as a dropped connection.
+            let transient = matches!(
+                service.err().code(),
+                None | Some(
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                )
+            );
+            if transient || service.raw().status().is_server_error() {
+                StoreError::Unavailable(detail)
+            } else {
+                StoreError::Failed(detail)
+            }
+        }
+        _ => StoreError::Failed(detail),
+    }
+}
+
+/// A log line's worth of an SDK error: its kind, the HTTP status, DynamoDB's error code and
+/// message, or the transport's error chain. Never the response body (the Debug form carries
+/// it, and a garbled `GetItem` answer may hold record content).
+fn summary<E: ProvideErrorMetadata>(
+    error: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> String {
+    match error {
+        SdkError::ServiceError(service) => format!(
+            "DynamoDB answered HTTP {}: {} {}",
+            service.raw().status().as_u16(),
+            service
+                .err()
+                .code()
+                .unwrap_or("(no error code: unreadable answer)"),
+            service.err().message().unwrap_or_default()
+        ),
+        SdkError::ResponseError(_) => "unreadable response from DynamoDB".to_string(),
+        SdkError::TimeoutError(_) => "timed out".to_string(),
+        SdkError::DispatchFailure(failure) => {
+            let mut chain = String::from("request not sent");
+            let mut source = failure
+                .as_connector_error()
+                .map(|error| error as &(dyn std::error::Error + 'static));
+            while let Some(cause) = source {
+                chain.push_str(": ");
+                chain.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            chain
+        }
+        _ => "the request could not be built".to_string(),
+    }
+}
