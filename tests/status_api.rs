@@ -580,3 +580,43 @@ async fn the_trace_tells_route_read_time_and_state() {
         .await;
     assert_eq!(unmatched.route, None);
 }
+
+#[tokio::test]
+async fn deep_and_huge_records_are_answered_whole() {
+    let app = app(&[]).await;
+    let deep = invoke(&app, &status_of("t-deep-map", TEST_USER)).await;
+    assert_eq!(deep.status, 200);
+    let mut level = &deep.data()["returnvalue"]["flickr"];
+    for _ in 0..31 {
+        level = &level["d"];
+    }
+    assert_eq!(
+        level,
+        &json!("bottom"),
+        "32 levels of maps, DynamoDB's maximum"
+    );
+
+    // Deeper than serde_json's recursion limit: kept as the text it is, not an error.
+    let too_deep = invoke(&app, &status_of("t-deep-json-text", TEST_USER)).await;
+    assert_eq!(too_deep.status, 200);
+    assert_eq!(
+        too_deep.data()["returnvalue"].as_str().map(str::len),
+        Some(600)
+    );
+
+    let huge = invoke(&app, &status_of("t-huge", TEST_USER)).await;
+    assert_eq!(huge.status, 200);
+    assert_eq!(
+        huge.data()["returnvalue"]["flickr"]["photos"]
+            .as_array()
+            .map(Vec::len),
+        Some(350)
+    );
+
+    // A huge corrupt attribute: the owner gets a bare 500, a stranger the ordinary 404.
+    let corrupt = invoke(&app, &status_of("t-huge-corrupt", TEST_USER)).await;
+    corrupt.assert_error(500, "ERR_INTERNAL");
+    assert!(corrupt.raw_body.as_deref().unwrap().len() < 200);
+    let stranger = invoke(&app, &status_of("t-huge-corrupt", OWNER)).await;
+    stranger.assert_error(404, "ERR_JOB_NOT_FOUND");
+}
