@@ -44,14 +44,12 @@ async fn a_server_that_never_answers_is_cut_off_by_the_attempt_timeouts() {
     let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
     let elapsed = started.elapsed();
     assert_unavailable(&reply);
-    // Three attempts of 200 ms with backoff, and the operation cap of 3 × 200 ms + 500 ms.
+    // 200 ms per attempt, and the operation cap of 3 × 200 ms + 500 ms. Whether a second
+    // attempt starts depends on the backoff's jitter (up to 1 s against that cap); retries
+    // are asserted with throttling answers, where they are certain.
     assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(1_100 + 400), "{elapsed:?}");
-    assert!(
-        fake.requests() >= 2,
-        "the SDK retried: {} attempts",
-        fake.requests()
-    );
+    assert!(fake.requests() >= 1);
 }
 
 #[tokio::test]
