@@ -46,7 +46,7 @@ pub struct Request {
     /// Decoded query pairs; repeated keys stay separate entries.
     pub query: Vec<(String, String)>,
     pub body: Body,
-    /// API Gateway's request id when present, else empty (the caller supplies the invocation id).
+    /// API Gateway's request id, when the event carries one (else the invocation id is used).
     pub gateway_request_id: Option<String>,
     /// `requestContext.authorizer` as API Gateway put it there.
     pub authorizer: Option<Value>,
