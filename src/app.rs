@@ -253,13 +253,16 @@ impl<S: JobStore> App<S> {
         let started = Instant::now();
         let read = self.store.get_job(job_id);
         let result = match exchange.deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline - DEADLINE_MARGIN, read)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(StoreError::Unavailable(
-                        "the invocation deadline came first".into(),
-                    ))
-                }),
+            Some(deadline) => {
+                let answer_by = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline);
+                tokio::time::timeout_at(answer_by, read)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(StoreError::Unavailable(
+                            "the invocation deadline came first".into(),
+                        ))
+                    })
+            }
             None => read.await,
         };
         exchange.trace.store_latency = Some(started.elapsed());

@@ -25,7 +25,7 @@ pub async fn handle_event<S: JobStore>(
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<LambdaResponse, Infallible> {
     let started = Instant::now();
-    let deadline = remaining(event.context.deadline).map(|left| started + left);
+    let deadline = deadline_from(started, event.context.deadline);
     let invocation_id = event.context.request_id.as_str();
     let request = parse_event(event.payload.get());
     let (response, trace) = match &request {
@@ -63,6 +63,12 @@ pub async fn handle_event<S: JobStore>(
 /// timeout (600000 ms) in the deadline header. Those invocations get no deadline of their own.
 const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
 
+/// The invocation's deadline on the monotonic clock; `None` when there is none (or it is too far
+/// away to represent, which only a broken deadline header could ask for).
+fn deadline_from(started: Instant, deadline_ms: u64) -> Option<Instant> {
+    remaining(deadline_ms).and_then(|left| started.checked_add(left))
+}
+
 /// Time left before Lambda's deadline (epoch milliseconds); `None` when there is none.
 fn remaining(deadline_ms: u64) -> Option<Duration> {
     if deadline_ms < EARLIEST_EPOCH_DEADLINE_MS {
@@ -94,5 +100,18 @@ mod tests {
             "{left:?}"
         );
         assert_eq!(remaining(now_ms - 5_000), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn absurd_deadlines_mean_no_deadline_not_a_panic() {
+        // Representable on Linux (the answer is then a deadline in the far future); where it
+        // is not, `checked_add` gives no deadline instead of a panic.
+        let now = Instant::now();
+        assert!(deadline_from(now, u64::MAX).is_none_or(|deadline| deadline > now));
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(deadline_from(Instant::now(), now_ms + 1_000).is_some());
     }
 }
