@@ -13,6 +13,7 @@ import os
 import time
 
 import boto3
+from botocore.exceptions import ClientError
 
 # Real DynamoDB takes seconds to create a table, dynalite half a second, moto none.
 ACTIVE_TIMEOUT_SECONDS = 120
@@ -66,7 +67,12 @@ def main() -> None:
     for path in args.files:
         with open(path, encoding="utf-8") as handle:
             for item in json.load(handle):
-                client.put_item(TableName=args.table, Item={name: attribute(v) for name, v in item.items()})
+                try:
+                    client.put_item(TableName=args.table, Item={name: attribute(v) for name, v in item.items()})
+                except ClientError as error:
+                    # A value the server refuses (DynamoDB does too): name the record, not a traceback.
+                    key = item.get("jobId", {}).get("S", "?")
+                    raise SystemExit(f"{path}: record {key[:80]!r} refused: {error}") from None
                 count += 1
     print(f"seeded {count} job records into table {args.table!r} at {args.endpoint}")
 
