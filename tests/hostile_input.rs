@@ -1,6 +1,6 @@
 //! Hostile input, as a property: whatever event arrives, the handler answers an envelope with
 //! an allowed status, never panics, and never answers 5xx to anything a client can send.
-//! `PROPTEST_CASES` sets the number of cases (CI runs the default below; see README).
+//! `PROPTEST_CASES` sets the number of cases (CI runs the default below; see docs/testing.md).
 
 use std::collections::HashMap;
 
