@@ -105,7 +105,9 @@ impl SigningKey {
         jws(header, claims, |input| self.signature(&alg, input))
     }
 
-    fn signature(&self, alg: &str, input: &[u8]) -> Vec<u8> {
+    /// The signature of `input` under `alg` (an RSA algorithm for RSA keys; EC keys sign
+    /// with their own curve whatever `alg` says).
+    pub fn signature(&self, alg: &str, input: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
         match &self.key {
             Private::Rsa(pair) => {
