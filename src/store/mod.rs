@@ -47,6 +47,8 @@ pub trait JobStore: Send + Sync {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The partition key attribute (`JOBS_TABLE_KEY`).
+    key: String,
     consistent_read: bool,
 }
 
@@ -70,6 +72,7 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: config.jobs_table.clone(),
+            key: config.jobs_table_key.clone(),
             consistent_read: config.consistent_read,
         }
     }
@@ -82,8 +85,9 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("jobId", AttributeValue::S(WARM_UP_KEY.to_string()))
-            .projection_expression("jobId")
+            .key(&self.key, AttributeValue::S(WARM_UP_KEY.to_string()))
+            .projection_expression("#key")
+            .expression_attribute_names("#key", &self.key)
             .consistent_read(false)
             .send();
         match tokio::time::timeout(WARM_UP_TIMEOUT, read).await {
@@ -172,7 +176,7 @@ impl JobStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("jobId", AttributeValue::S(job_id.to_string()))
+            .key(&self.key, AttributeValue::S(job_id.to_string()))
             .consistent_read(self.consistent_read)
             .projection_expression(PROJECTION)
             .expression_attribute_names("#state", "state")

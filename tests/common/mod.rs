@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_dynamo;
+pub mod idp;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -309,4 +310,12 @@ pub fn bearer_with(
         "Bearer {}",
         flickr_job_status::auth::bearer::mint(secret.as_bytes(), &claims).expect("mint")
     )
+}
+
+/// A share-link signer with one secret, as the function builds it from `SHARE_TOKEN_SECRET`.
+pub fn share_signer(secret: &str) -> flickr_job_status::auth::ShareSigner {
+    flickr_job_status::auth::ShareSigner::new(&flickr_job_status::config::Secrets {
+        current: secret.as_bytes().to_vec(),
+        previous: None,
+    })
 }
