@@ -7,8 +7,12 @@ function carries no DynamoDB endpoint variable (only `sam local` sets one, throu
 `LocalDynamoDbEndpoint` parameter). Exits non-zero with the first difference found.
 
 Usage: python dev/check-template.py [template.yaml]
+       python dev/check-template.py --write-existing-table-variant OUT.json [template.yaml]
+The second form writes the template with the existing-table choice as its defaults (table
+`flickr-jobs`, key `id`), so that cfn-lint and `sam validate --lint` can check that choice too.
 """
 
+import json
 import sys
 
 from cfnlint.decode import cfn_yaml
@@ -119,8 +123,16 @@ def expect(actual, wanted, what: str):
 
 
 def main() -> None:
-    path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
-    template = cfn_yaml.load(path)
+    args = sys.argv[1:]
+    if args[:1] == ["--write-existing-table-variant"]:
+        out, path = args[1], (args[2] if len(args) > 2 else "template.yaml")
+        template = cfn_yaml.load(path)
+        template["Parameters"]["ExistingJobsTableName"]["Default"] = "flickr-jobs"
+        template["Parameters"]["JobsTableKey"]["Default"] = "id"
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(template, handle, indent=1)
+        return
+    template = cfn_yaml.load(args[0] if args else "template.yaml")
     existing_arn = f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/workers-jobs"
     check(template, {}, table="<JobsTable>", key="jobId", resource="<JobsTable.Arn>", creates_table=True)
     check(template, {"JobsTableKey": "id"}, table="<JobsTable>", key="id", resource="<JobsTable.Arn>", creates_table=True)
