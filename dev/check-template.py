@@ -1,8 +1,8 @@
 """Checks what template.yaml deploys for each choice of jobs table, by resolving its conditions.
 
 For a new table and for the workers' existing table (keyed by `id`), with the parameters a
-deployment passes: the function reads that table with that key name, may only `GetItem` on
-it, the outputs name it, the stack creates a table only when asked to, and the deployed
+deployment passes: the function (arm64) reads that table with that key name, may only `GetItem`
+on it, the outputs name it, the stack creates a table only when asked to, and the deployed
 function carries no DynamoDB endpoint variable (only `sam local` sets one, through the
 `LocalDynamoDbEndpoint` parameter). Exits non-zero with the first difference found.
 
@@ -90,10 +90,11 @@ class Resolver:
         return {key: v for key, v in resolved.items() if v is not NO_VALUE}
 
 
-def check(template: dict, parameters: dict, *, table: str, key: str, resource: str, creates_table: bool, endpoint=None):
+def check(template: dict, parameters: dict, *, table: str, key: str, resource: str, creates_table: bool, endpoint=None, arch="arm64"):
     stack = Resolver(template, parameters)
     label = f"parameters {parameters or 'defaults'}"
     function = stack.value(stack.resources["JobStatusFunction"]["Properties"])
+    expect(function["Architectures"], [arch], f"{label}: architectures")
     env = function["Environment"]["Variables"]
     expect(env.get("JOBS_TABLE"), table, f"{label}: JOBS_TABLE")
     expect(env.get("JOBS_TABLE_KEY"), key, f"{label}: JOBS_TABLE_KEY")
@@ -144,15 +145,16 @@ def main() -> None:
         resource=existing_arn,
         creates_table=False,
     )
-    # What dev/sam-local passes: only then is an endpoint variable declared.
+    # Only with this parameter set is an endpoint variable declared; dev/sam-local builds x86_64.
     check(
         template,
-        {"LocalDynamoDbEndpoint": "http://172.17.0.1:5000"},
+        {"LocalDynamoDbEndpoint": "http://172.17.0.1:5000", "Architecture": "x86_64"},
         table="<JobsTable>",
         key="jobId",
         resource="<JobsTable.Arn>",
         creates_table=True,
         endpoint="http://172.17.0.1:5000",
+        arch="x86_64",
     )
 
 
