@@ -3,9 +3,6 @@
 use flickr_job_status::{app::App, config::Config, lambda, store::DynamoStore};
 use lambda_runtime::Error;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> Result<(), Error> {
     flickr_job_status::logging::init();
     lambda::tokio_runtime(lambda::max_concurrency())?.block_on(run())
