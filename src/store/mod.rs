@@ -9,6 +9,7 @@ use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_sdk_dynamodb::config::SharedHttpClient;
@@ -106,7 +107,10 @@ pub fn sdk_loader(config: &Config) -> ConfigLoader {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(timeouts(config.dynamodb_timeout))
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        // Guards long streaming bodies; a GetItem answer is one small JSON document that the
+        // per-attempt timeout already bounds. Off: one interceptor and body wrapper less per read.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     // Lambda always sets these. Naming aws-config's environment providers directly skips
     // assembling its default provider chains (~0.9 ms of every cold start), and resolves the
     // same values, since the environment comes first in those chains. Elsewhere (a
