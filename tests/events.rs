@@ -1,5 +1,6 @@
 //! Every file in events/ goes through the handler against the local DynamoDB server, and
-//! gets the status, headers and body it documents.
+//! gets the status, headers and body it documents. The same expectations judge what
+//! `sam local invoke` answered for each file (dev/sam-local), so the two cannot drift.
 
 mod common;
 
@@ -88,6 +89,31 @@ fn expectation(name: &str) -> Expect {
 #[tokio::test]
 async fn every_event_file_answers_as_documented() {
     let app = app(&[]).await;
+    for (name, raw, event) in event_files() {
+        let reply = invoke_raw(&app, &raw, 0).await;
+        check(&name, &event, &reply);
+    }
+}
+
+/// dev/sam-local runs every event through `sam local invoke` (the built function in its
+/// container) and writes each answer to `$SAM_LOCAL_ANSWERS/<event name>.json`.
+#[test]
+#[ignore = "dev/sam-local runs it on the answers of `sam local invoke`"]
+fn sam_local_answers_as_documented() {
+    let dir = std::env::var("SAM_LOCAL_ANSWERS")
+        .expect("SAM_LOCAL_ANSWERS: the directory where dev/sam-local wrote the answers");
+    for (name, _, event) in event_files() {
+        let path = std::path::Path::new(&dir).join(format!("{name}.json"));
+        let answer = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("no sam local answer for events/{name}.json: {error}"));
+        let answer: Value = serde_json::from_str(&answer)
+            .unwrap_or_else(|error| panic!("{name}: sam local answered no JSON ({error})"));
+        check(&name, &event, &parse_lambda_response(&answer));
+    }
+}
+
+/// Every events/*.json file, sorted: its name, its text and its JSON.
+fn event_files() -> Vec<(String, String, Value)> {
     let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/events"))
         .expect("events/ exists")
         .map(|entry| entry.expect("readable entry").path())
@@ -99,18 +125,19 @@ async fn every_event_file_answers_as_documented() {
         "expected the full set of sample events, found {}",
         files.len()
     );
-
-    for path in files {
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("utf-8 name")
-            .to_string();
-        let raw = std::fs::read_to_string(&path).expect("readable event");
-        let event: Value = serde_json::from_str(&raw).expect("events are JSON");
-        let reply = invoke_raw(&app, &raw, 0).await;
-        check(&name, &event, &reply);
-    }
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("utf-8 name")
+                .to_string();
+            let raw = std::fs::read_to_string(&path).expect("readable event");
+            let event: Value = serde_json::from_str(&raw).expect("events are JSON");
+            (name, raw, event)
+        })
+        .collect()
 }
 
 fn check(name: &str, event: &Value, reply: &Reply) {
