@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
@@ -38,13 +35,7 @@ async fn table_keyed_by_id(job_id: &str) -> String {
         .send()
         .await
         .expect("create the table");
-    // Real DynamoDB (and dynalite) create tables asynchronously.
-    client
-        .wait_until_table_exists()
-        .table_name(&name)
-        .wait(Duration::from_secs(30))
-        .await
-        .expect("the table becomes active");
+    wait_until_active(&client, &name).await;
     client
         .put_item()
         .table_name(&name)

@@ -81,6 +81,31 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk)
 }
 
+/// Waits until a table the test created is ACTIVE: DynamoDB, DynamoDB Local and dynalite create
+/// tables asynchronously (moto at once). Polls every 100 ms, where the SDK's own waiter sleeps
+/// at least 20 s between attempts.
+pub async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::TableStatus;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .expect("describe the new table");
+        let status = described.table().and_then(|t| t.table_status());
+        if status == Some(&TableStatus::Active) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "table {table} still {status:?} after 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Counts the store reads, to prove one `GetItem` per valid request and none for rejected ones.
 pub struct Counting<S> {
     inner: S,
