@@ -217,6 +217,16 @@ mod tests {
         })
     }
 
+    /// An HS256 token with exactly these claims.
+    fn sign(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
+    }
+
     /// The verdict on a token: its user id, or `None` for a 401 (any other error fails).
     fn check(verifier: &BearerVerifier, token: &str) -> Option<String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -299,14 +309,6 @@ mod tests {
             user_claim: "custom:flickr_user_id".into(),
             ..config()
         });
-        let sign = |claims: serde_json::Value| {
-            jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(SECRET),
-            )
-            .unwrap()
-        };
         let exp = now() + 600;
         let with = sign(serde_json::json!({"sub": "p", "custom:flickr_user_id": "u9", "exp": exp}));
         assert_eq!(check(&custom, &with).as_deref(), Some("u9"));
@@ -327,14 +329,6 @@ mod tests {
             token_use: Some("access".into()),
             ..config()
         });
-        let sign = |claims: serde_json::Value| {
-            jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(SECRET),
-            )
-            .unwrap()
-        };
         let exp = now() + 600;
         let accepted = [
             serde_json::json!({"sub": "u1", "exp": exp, "aud": "app-client", "token_use": "access"}),
