@@ -4,6 +4,8 @@ use flickr_job_status::{app::App, config::Config, lambda, store::DynamoStore};
 use lambda_runtime::Error;
 
 fn main() -> Result<(), Error> {
+    // Before any thread exists: the environment is changed only here.
+    flickr_job_status::store::unset_blank_endpoint_variables();
     flickr_job_status::logging::init();
     lambda::tokio_runtime(lambda::max_concurrency())?.block_on(run())
 }

@@ -65,3 +65,24 @@ fn identity_settings_that_cannot_work_fail_init_naming_them() {
         assert!(output.contains(name), "{name}: {output}");
     }
 }
+
+#[test]
+fn a_blank_endpoint_variable_counts_as_unset() {
+    let (success, output) = run_without(&[
+        ("JOBS_TABLE", "jobs"),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", ""),
+        ("AWS_ENDPOINT_URL", " "),
+        // What Lambda always sets (lambda_runtime insists on them).
+        ("AWS_LAMBDA_FUNCTION_NAME", "flickr-job-status"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+    ]);
+    // Init completes (the warm-up read simply finds no DynamoDB here); the process then stops
+    // only because no Runtime API listens at the address it was given.
+    assert!(!success, "{output}");
+    assert!(!output.contains("panicked"), "{output}");
+    assert!(!output.contains("invalid configuration"), "{output}");
+}
+

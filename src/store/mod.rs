@@ -124,6 +124,21 @@ pub fn sdk_loader(config: &Config) -> ConfigLoader {
     loader
 }
 
+/// The SDK's endpoint variables, which it reads from the environment itself.
+const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"];
+
+/// An empty setting counts as unset (API.md §6), but the SDK takes a blank endpoint variable
+/// for an endpoint and panics at start (`sam local` leaves template variables blank). So blank
+/// ones are removed before the SDK reads them. Call it before any thread is started: changing
+/// the environment while another thread reads it is undefined behaviour in libc.
+pub fn unset_blank_endpoint_variables() {
+    for name in ENDPOINT_VARIABLES {
+        if std::env::var_os(name).is_some_and(|value| value.to_string_lossy().trim().is_empty()) {
+            std::env::remove_var(name);
+        }
+    }
+}
+
 /// hyper 1 + rustls on `ring`, trusting Mozilla's root certificates compiled into the binary.
 /// The SDK's default client would read every file in the system certificate directory at
 /// init (milliseconds of a cold start) and link aws-lc, a far larger crypto library.
