@@ -3,10 +3,15 @@
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$root/.venv/bin:$HOME/.cargo/bin:$PATH"
 # Everything runs offline: a fixed region, dummy credentials, no instance metadata look-ups.
+# Credentials already in the environment are kept (dev/run against a real table needs them);
+# local servers accept any.
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$AWS_REGION"
-export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-unset AWS_SESSION_TOKEN AWS_PROFILE
+if [ -z "${AWS_ACCESS_KEY_ID:-}" ] || [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; then
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  unset AWS_SESSION_TOKEN
+fi
+unset AWS_PROFILE
 export AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
 free_port() {
@@ -44,5 +49,26 @@ stop_moto() {
     kill "$MOTO_PID" 2>/dev/null || true
     wait "$MOTO_PID" 2>/dev/null || true
     MOTO_PID=
+  fi
+}
+
+# start_dynalite LOGFILE: dynalite (installed into .local/dynalite by dev/bootstrap), an
+# in-memory DynamoDB-compatible server with DynamoDB's own validation and number
+# normalisation, on a free port; sets DYNALITE_PID and AWS_ENDPOINT_URL_DYNAMODB. The caller
+# stops it (stop_dynalite, usually from an EXIT trap).
+start_dynalite() {
+  local port
+  port="$(free_port)"
+  node "$root/.local/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" >"$1" 2>&1 &
+  DYNALITE_PID=$!
+  wait_for_port "$port" 30
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+}
+
+stop_dynalite() {
+  if [ -n "${DYNALITE_PID:-}" ]; then
+    kill "$DYNALITE_PID" 2>/dev/null || true
+    wait "$DYNALITE_PID" 2>/dev/null || true
+    DYNALITE_PID=
   fi
 }

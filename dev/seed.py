@@ -1,15 +1,22 @@
-"""Creates the jobs table on a local DynamoDB-compatible server and loads records into it.
+"""Creates the jobs table on a DynamoDB-compatible server and loads records into it.
 
 Usage: python dev/seed.py --endpoint http://127.0.0.1:PORT --table NAME FILE.json [FILE.json ...]
 Each file holds a list of items in DynamoDB's typed JSON ({"jobId": {"S": "..."}, ...}).
+Works against any DynamoDB-compatible endpoint (moto, dynalite, DynamoDB Local, DynamoDB
+itself): a new table is written to only once it is ACTIVE, which only moto makes it at once.
 """
 
 import argparse
 import base64
 import json
 import os
+import time
 
 import boto3
+from botocore.exceptions import ClientError
+
+# Real DynamoDB takes seconds to create a table, dynalite half a second, moto none.
+ACTIVE_TIMEOUT_SECONDS = 120
 
 
 def attribute(value: dict) -> dict:
@@ -24,6 +31,18 @@ def attribute(value: dict) -> dict:
     if kind == "L":
         return {kind: [attribute(v) for v in payload]}
     return value
+
+
+def wait_until_active(client, table: str) -> None:
+    """Polls DescribeTable until the table is ACTIVE (writes to a CREATING table are refused)."""
+    deadline = time.monotonic() + ACTIVE_TIMEOUT_SECONDS
+    while True:
+        status = client.describe_table(TableName=table)["Table"]["TableStatus"]
+        if status == "ACTIVE":
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"table {table!r} is still {status} after {ACTIVE_TIMEOUT_SECONDS} s")
+        time.sleep(0.1)
 
 
 def main() -> None:
@@ -43,11 +62,17 @@ def main() -> None:
             AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+    wait_until_active(client, args.table)
     count = 0
     for path in args.files:
         with open(path, encoding="utf-8") as handle:
             for item in json.load(handle):
-                client.put_item(TableName=args.table, Item={name: attribute(v) for name, v in item.items()})
+                try:
+                    client.put_item(TableName=args.table, Item={name: attribute(v) for name, v in item.items()})
+                except ClientError as error:
+                    # A value the server refuses (DynamoDB does too): name the record, not a traceback.
+                    key = item.get("jobId", {}).get("S", "?")
+                    raise SystemExit(f"{path}: record {key[:80]!r} refused: {error}") from None
                 count += 1
     print(f"seeded {count} job records into table {args.table!r} at {args.endpoint}")
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::auth::{caller_identity, BearerVerifier, ShareSigner};
+use crate::auth::{Identity, ShareSigner};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::input::{
@@ -26,7 +26,7 @@ const REVALIDATE: &str = "private, no-cache";
 /// The function's state, built once at init: the store, verifiers and pre-rendered values.
 pub struct App<S> {
     store: S,
-    bearer: Option<BearerVerifier>,
+    identity: Identity,
     share: Option<ShareSigner>,
     poll_interval: String,
 }
@@ -57,16 +57,26 @@ enum Reader {
 
 impl<S: JobStore> App<S> {
     pub fn new(config: &Config, store: S) -> Self {
+        Self::with_identity(config, store, Identity::new(config))
+    }
+
+    /// As `new`, with the identity sources given (tests give their own key set).
+    pub fn with_identity(config: &Config, store: S, identity: Identity) -> Self {
         App {
             store,
-            bearer: config.jwt.as_ref().map(BearerVerifier::new),
-            share: config.share_token_secret.as_deref().map(ShareSigner::new),
+            identity,
+            share: config.share_tokens.as_ref().map(ShareSigner::new),
             poll_interval: config.poll_interval_seconds.to_string(),
         }
     }
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The identity provider's key set, fetched during init when it is configured.
+    pub async fn prefetch_keys(&self) {
+        self.identity.prefetch_keys().await;
     }
 
     /// Answers one request. `deadline` is when Lambda would cut the invocation off.
@@ -114,7 +124,7 @@ impl<S: JobStore> App<S> {
         };
         validate_id("job_id", job_id)?;
         validate_id("user_id", user_id)?;
-        let caller = caller_identity(request, self.bearer.as_ref())?;
+        let caller = self.caller(exchange).await?;
 
         let job = self
             .read_job(exchange, job_id, |owner| {
@@ -132,7 +142,7 @@ impl<S: JobStore> App<S> {
     ) -> Result<Response, ApiError> {
         let request = exchange.request;
         let job_id = path_id(segment)?;
-        let reader = self.reader(request, &job_id)?;
+        let reader = self.reader(exchange, &job_id).await?;
         let job = self
             .read_job(exchange, &job_id, |owner| reader.may_read(owner))
             .await?;
@@ -157,9 +167,8 @@ impl<S: JobStore> App<S> {
         exchange: &mut Exchange<'_>,
         segment: &str,
     ) -> Result<Response, ApiError> {
-        let request = exchange.request;
         let job_id = path_id(segment)?;
-        let reader = self.reader(request, &job_id)?;
+        let reader = self.reader(exchange, &job_id).await?;
         let job = self
             .read_job(exchange, &job_id, |owner| reader.may_read(owner))
             .await?;
@@ -202,8 +211,7 @@ impl<S: JobStore> App<S> {
         };
         let job_id = path_id(segment)?;
         // A `?token=` is a read grant, never an identity: only real credentials may share.
-        let caller =
-            caller_identity(request, self.bearer.as_ref())?.ok_or(ApiError::Unauthorized)?;
+        let caller = self.caller(exchange).await?.ok_or(ApiError::Unauthorized)?;
         self.read_job(exchange, &job_id, |owner| owner == caller)
             .await?;
 
@@ -222,8 +230,8 @@ impl<S: JobStore> App<S> {
     }
 
     /// A `?token=` decides alone when present; otherwise the caller's identity is required.
-    fn reader(&self, request: &Request, job_id: &str) -> Result<Reader, ApiError> {
-        let mut tokens = request.query_values("token");
+    async fn reader(&self, exchange: &Exchange<'_>, job_id: &str) -> Result<Reader, ApiError> {
+        let mut tokens = exchange.request.query_values("token");
         if let Some(token) = tokens.next() {
             let repeated = tokens.next().is_some();
             let valid = !repeated
@@ -237,9 +245,22 @@ impl<S: JobStore> App<S> {
                 Err(ApiError::Unauthorized)
             };
         }
-        caller_identity(request, self.bearer.as_ref())?
+        self.caller(exchange)
+            .await?
             .map(Reader::User)
             .ok_or(ApiError::Unauthorized)
+    }
+
+    /// The caller's identity; a key set that cannot be fetched before the invocation's
+    /// deadline is a 503, like a slow DynamoDB.
+    async fn caller(&self, exchange: &Exchange<'_>) -> Result<Option<String>, ApiError> {
+        let caller = self.identity.caller(exchange.request);
+        match answer_by(exchange.deadline) {
+            Some(answer_by) => tokio::time::timeout_at(answer_by, caller)
+                .await
+                .unwrap_or(Err(ApiError::KeysUnavailable)),
+            None => caller.await,
+        }
     }
 
     /// The request's one `GetItem`, bounded by the SDK's timeouts and by what is left of the
@@ -252,17 +273,14 @@ impl<S: JobStore> App<S> {
     ) -> Result<Job, ApiError> {
         let started = Instant::now();
         let read = self.store.get_job(job_id);
-        let result = match exchange.deadline {
-            Some(deadline) => {
-                let answer_by = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline);
-                tokio::time::timeout_at(answer_by, read)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(StoreError::Unavailable(
-                            "the invocation deadline came first".into(),
-                        ))
-                    })
-            }
+        let result = match answer_by(exchange.deadline) {
+            Some(answer_by) => tokio::time::timeout_at(answer_by, read)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable(
+                        "the invocation deadline came first".into(),
+                    ))
+                }),
             None => read.await,
         };
         exchange.trace.store_latency = Some(started.elapsed());
@@ -329,6 +347,11 @@ fn readable_job(
         );
         ApiError::Internal
     })
+}
+
+/// When a request must be answered: the invocation's deadline less the margin for the answer.
+fn answer_by(deadline: Option<Instant>) -> Option<Instant> {
+    deadline.map(|deadline| deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline))
 }
 
 fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, ApiError> {

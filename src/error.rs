@@ -23,6 +23,8 @@ pub enum ApiError {
     JobFailed(String),
     /// 503: DynamoDB throttled, unreachable or too slow.
     ServiceUnavailable,
+    /// 503: a bearer token needs the identity provider's key set, and it cannot be had.
+    KeysUnavailable,
     /// 500: a corrupt record of the caller, or anything unexpected. Details go to the log only.
     Internal,
 }
@@ -43,7 +45,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => 415,
             ApiError::Internal => 500,
             ApiError::NotConfigured => 501,
-            ApiError::ServiceUnavailable => 503,
+            ApiError::ServiceUnavailable | ApiError::KeysUnavailable => 503,
         }
     }
 
@@ -59,7 +61,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "ERR_UNSUPPORTED_MEDIA_TYPE",
             ApiError::Internal => "ERR_INTERNAL",
             ApiError::NotConfigured => "ERR_NOT_CONFIGURED",
-            ApiError::ServiceUnavailable => "ERR_SERVICE_UNAVAILABLE",
+            ApiError::ServiceUnavailable | ApiError::KeysUnavailable => "ERR_SERVICE_UNAVAILABLE",
         }
     }
 
@@ -76,6 +78,9 @@ impl ApiError {
             ApiError::Internal => "internal error",
             ApiError::NotConfigured => "share links are not configured",
             ApiError::ServiceUnavailable => "the job store is unavailable, retry shortly",
+            ApiError::KeysUnavailable => {
+                "the identity provider's keys are unavailable, retry shortly"
+            }
         }
     }
 
@@ -84,7 +89,9 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => vec![("www-authenticate", Cow::Borrowed("Bearer"))],
             ApiError::MethodNotAllowed { allow } => vec![("allow", Cow::Borrowed(*allow))],
-            ApiError::ServiceUnavailable => vec![("retry-after", Cow::Borrowed("1"))],
+            ApiError::ServiceUnavailable | ApiError::KeysUnavailable => {
+                vec![("retry-after", Cow::Borrowed("1"))]
+            }
             _ => Vec::new(),
         }
     }

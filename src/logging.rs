@@ -18,7 +18,9 @@ pub fn init() {
         .without_time()
         .with_ansi(false);
     let installed = if json {
-        subscriber.json().try_init()
+        // `span` (the invocation's span: requestId, xrayTraceId) is kept on every line; the
+        // `spans` list would repeat it, and re-parsing it costs ~13k instructions a request.
+        subscriber.json().with_span_list(false).try_init()
     } else {
         subscriber.try_init()
     };

@@ -44,3 +44,24 @@ fn invalid_settings_fail_init_naming_the_variable() {
     assert!(!success, "{output}");
     assert!(output.contains("DYNAMODB_TIMEOUT_MS"), "{output}");
 }
+
+#[test]
+fn identity_settings_that_cannot_work_fail_init_naming_them() {
+    for (name, value, extra) in [
+        ("JWT_SECRET_PREVIOUS", "old", None),
+        ("SHARE_TOKEN_SECRET_PREVIOUS", "old", None),
+        ("JWT_JWKS_URL", "http://idp.example.com/jwks.json", None),
+        ("JWT_TOKEN_USE", "refresh", None),
+        (
+            "JWT_JWKS_TIMEOUT_MS",
+            "0",
+            Some(("JWT_JWKS_URL", "https://idp.example.com/jwks.json")),
+        ),
+    ] {
+        let mut vars = vec![("JOBS_TABLE", "jobs"), (name, value)];
+        vars.extend(extra);
+        let (success, output) = run_without(&vars);
+        assert!(!success, "{name}: {output}");
+        assert!(output.contains(name), "{name}: {output}");
+    }
+}

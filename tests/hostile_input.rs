@@ -1,12 +1,19 @@
 //! Hostile input, as a property: whatever event arrives, the handler answers an envelope with
 //! an allowed status, never panics, and never answers 5xx to anything a client can send.
-//! `PROPTEST_CASES` sets the number of cases (CI runs the default below; see README).
+//! `PROPTEST_CASES` sets the number of cases (CI runs the default below; see docs/testing.md).
+
+mod common;
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
+use common::idp::{jws, SigningKey};
 use flickr_job_status::app::App;
+use flickr_job_status::auth::jwks::{Fetch, KeySet, KeySetSource};
+use flickr_job_status::auth::{BearerVerifier, Identity};
 use flickr_job_status::config::Config;
 use flickr_job_status::jobs::JobRecord;
 use flickr_job_status::lambda::handle_event;
@@ -52,11 +59,104 @@ fn app(share: bool) -> App<MemoryStore> {
     let config = Config::from_lookup(|name| match name {
         "JOBS_TABLE" => Some("jobs".into()),
         "JWT_SECRET" => Some("fuzz-secret".into()),
+        "JWT_JWKS_URL" => Some("http://127.0.0.1:9/jwks.json".into()),
         "SHARE_TOKEN_SECRET" if share => Some("fuzz-share".into()),
         _ => None,
     })
     .expect("config");
-    App::new(&config, MemoryStore(items))
+    // The identity provider's key set, served from memory: always there, so a 5xx could only
+    // come from the token itself.
+    let jwt = config.jwt.as_ref().expect("bearer settings");
+    let key_set = KeySet::new(Box::new(MemoryKeySet), Duration::from_secs(1));
+    let bearer = BearerVerifier::with_key_set(jwt, Some(key_set));
+    App::with_identity(
+        &config,
+        MemoryStore(items),
+        Identity::with_bearer(&config, Some(bearer)),
+    )
+}
+
+struct MemoryKeySet;
+
+impl KeySetSource for MemoryKeySet {
+    fn fetch(&self) -> Fetch {
+        let keys = provider_keys();
+        let body = json!({"keys": [keys.rsa.jwk(), keys.ec.jwk()]}).to_string();
+        Box::pin(async move { Ok(body.into()) })
+    }
+}
+
+/// The test identity provider's keys, made once per test process.
+struct ProviderKeys {
+    rsa: SigningKey,
+    ec: SigningKey,
+}
+
+fn provider_keys() -> &'static ProviderKeys {
+    static KEYS: OnceLock<ProviderKeys> = OnceLock::new();
+    KEYS.get_or_init(|| ProviderKeys {
+        rsa: SigningKey::rsa("rsa", "rsa-a"),
+        ec: SigningKey::p256("ec"),
+    })
+}
+
+/// Tokens in the shape of the provider's, with hostile headers, claims and signatures: real
+/// signatures over them, or random bytes.
+fn asymmetric_token() -> impl Strategy<Value = String> {
+    let alg = prop_oneof![
+        prop::sample::select(vec![
+            "RS256", "RS384", "PS256", "PS512", "ES256", "ES384", "ES512", "HS256", "none",
+            "EdDSA", ""
+        ])
+        .prop_map(str::to_string),
+        ".{0,8}",
+    ];
+    let kid = prop_oneof![
+        prop::sample::select(vec!["rsa", "ec", "unknown", ""]).prop_map(|kid| json!(kid)),
+        any_json(),
+    ];
+    let header = prop_oneof![
+        4 => (alg, kid).prop_map(|(alg, kid)| json!({"alg": alg, "typ": "JWT", "kid": kid})),
+        1 => any_json(),
+    ];
+    let claims = prop_oneof![
+        3 => (any::<Option<u64>>(), ".{0,12}", any::<bool>()).prop_map(|(exp, sub, nbf)| {
+            let mut claims = json!({"sub": sub, "exp": exp, "client_id": "x", "token_use": "access"});
+            if nbf {
+                claims["nbf"] = json!(4_102_444_800u64);
+            }
+            claims
+        }),
+        1 => Just(json!({"sub": OWNER, "exp": 4_102_444_800u64})),
+        1 => any_json(),
+    ];
+    let signer = prop_oneof![Just(Some("rsa")), Just(Some("ec")), Just(None)];
+    (
+        header,
+        claims,
+        signer,
+        prop::collection::vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(header, claims, signer, random)| {
+            jws(&header, &claims, |input| {
+                let keys = provider_keys();
+                match signer {
+                    Some("rsa") => keys.rsa.signature("RS256", input),
+                    Some(_) => keys.ec.signature("ES256", input),
+                    None => random,
+                }
+            })
+        })
+}
+
+fn valid_asymmetric_token(alg: &str) -> String {
+    let keys = provider_keys();
+    let key = if alg.starts_with("ES") {
+        &keys.ec
+    } else {
+        &keys.rsa
+    };
+    key.sign(alg, &json!({"sub": OWNER, "exp": 4_102_444_800u64}))
 }
 
 fn token() -> String {
@@ -140,6 +240,9 @@ fn headers() -> impl Strategy<Value = serde_json::Map<String, Value>> {
     let authorization = prop_oneof![
         2 => Just(String::new()),
         4 => Just(format!("Bearer {}", token())),
+        2 => prop::sample::select(vec!["RS256", "PS384", "ES256"])
+            .prop_map(|alg| format!("Bearer {}", valid_asymmetric_token(alg))),
+        2 => asymmetric_token().prop_map(|token| format!("Bearer {token}")),
         1 => Just("Bearer garbage".to_string()),
         1 => Just("Basic Zm9vOmJhcg==".to_string()),
         1 => ".{0,60}",

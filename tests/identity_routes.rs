@@ -5,7 +5,6 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use flickr_job_status::auth::ShareSigner;
 use serde_json::{json, Value};
 
 fn get(path: &str, headers: &[(&str, &str)]) -> Value {
@@ -41,7 +40,7 @@ fn share_request(job_id: &str, authorization: &str, body: Option<&str>) -> Value
 }
 
 fn share_token_for(job_id: &str, expires_at: u64) -> String {
-    ShareSigner::new(SHARE_SECRET.as_bytes()).mint(job_id, expires_at)
+    share_signer(SHARE_SECRET).mint(job_id, expires_at)
 }
 
 fn assert_unauthorized(reply: &Reply) {
@@ -164,12 +163,11 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
         ("empty", "Bearer ".to_string()),
         ("other scheme", "Basic b3duZXI6cGFzcw==".to_string()),
     ];
-    let hs512 = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+    let hs512 = common::idp::hmac_token(
+        &json!({"alg": "HS512", "typ": "JWT"}),
         &json!({"sub": OWNER, "exp": now_secs() + 600, "iss": "https://issuer.example", "aud": "flickr-jobs"}),
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .unwrap();
+        JWT_SECRET.as_bytes(),
+    );
     let mut bad_tokens = bad_tokens;
     bad_tokens.push(("HS512", format!("Bearer {hs512}")));
 
@@ -577,7 +575,7 @@ async fn bad_share_tokens_are_401_even_with_good_credentials() {
             "other secret",
             format!(
                 "token={}",
-                ShareSigner::new(b"other").mint(COMPLETED_JOB, now_secs() + 600)
+                share_signer("other").mint(COMPLETED_JOB, now_secs() + 600)
             ),
         ),
         ("empty", "token=".to_string()),

@@ -8,30 +8,37 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::config::Secrets;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Signs and checks share tokens; keyed once at init.
 #[derive(Clone)]
 pub struct ShareSigner {
-    keyed: HmacSha256,
+    current: HmacSha256,
+    /// The secret before a rotation: links it signed keep working until they expire.
+    previous: Option<HmacSha256>,
 }
 
 impl ShareSigner {
-    pub fn new(secret: &[u8]) -> Self {
+    pub fn new(secrets: &Secrets) -> Self {
         ShareSigner {
-            // HMAC takes keys of any length, so this cannot fail.
-            keyed: HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length"),
+            current: keyed(&secrets.current),
+            previous: secrets.previous.as_deref().map(keyed),
         }
     }
 
-    /// A token that lets its holder read `job_id` until `expires_at` (unix seconds).
+    /// A token that lets its holder read `job_id` until `expires_at` (unix seconds). Always
+    /// signed with the current secret.
     pub fn mint(&self, job_id: &str, expires_at: u64) -> String {
-        let signature = self.mac(job_id, expires_at).finalize().into_bytes();
+        let signature = mac(&self.current, job_id, expires_at)
+            .finalize()
+            .into_bytes();
         format!("{expires_at}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
-    /// True when `token` was minted here for `job_id` and `now` is before its expiry.
-    /// The signature is compared in constant time (`verify_slice`).
+    /// True when `token` was minted for `job_id` with the current or the previous secret and
+    /// `now` is before its expiry. Signatures are compared in constant time (`verify_slice`).
     pub fn verify(&self, job_id: &str, token: &str, now: u64) -> bool {
         let Some((expiry, signature)) = token.split_once('.') else {
             return false;
@@ -47,21 +54,29 @@ impl ShareSigner {
         };
         // Expiry is exact: no leeway, the token is dead from its expiry second on.
         now < expires_at
-            && self
-                .mac(job_id, expires_at)
-                .verify_slice(&signature)
-                .is_ok()
+            && std::iter::once(&self.current)
+                .chain(&self.previous)
+                .any(|key| {
+                    mac(key, job_id, expires_at)
+                        .verify_slice(&signature)
+                        .is_ok()
+                })
     }
+}
 
-    fn mac(&self, job_id: &str, expires_at: u64) -> HmacSha256 {
-        let mut mac = self.keyed.clone();
-        // Job ids never hold control characters, so the newline keeps id and expiry apart.
-        mac.update(b"flickr-job-share/v1\n");
-        mac.update(job_id.as_bytes());
-        mac.update(b"\n");
-        mac.update(expires_at.to_string().as_bytes());
-        mac
-    }
+fn keyed(secret: &[u8]) -> HmacSha256 {
+    // HMAC takes keys of any length, so this cannot fail.
+    HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length")
+}
+
+fn mac(key: &HmacSha256, job_id: &str, expires_at: u64) -> HmacSha256 {
+    let mut mac = key.clone();
+    // Job ids never hold control characters, so the newline keeps id and expiry apart.
+    mac.update(b"flickr-job-share/v1\n");
+    mac.update(job_id.as_bytes());
+    mac.update(b"\n");
+    mac.update(expires_at.to_string().as_bytes());
+    mac
 }
 
 #[cfg(test)]
@@ -70,9 +85,53 @@ mod tests {
 
     const NOW: u64 = 1_800_000_000;
 
+    fn signer_for(secret: &[u8]) -> ShareSigner {
+        ShareSigner::new(&Secrets {
+            current: secret.to_vec(),
+            previous: None,
+        })
+    }
+
+    #[test]
+    fn links_signed_before_a_rotation_keep_working_and_new_ones_use_the_new_secret() {
+        let before = signer_for(b"old");
+        let old_link = before.mint("job-1", NOW + 60);
+        let rotated = ShareSigner::new(&Secrets {
+            current: b"new".to_vec(),
+            previous: Some(b"old".to_vec()),
+        });
+        assert!(
+            rotated.verify("job-1", &old_link, NOW),
+            "old link still opens"
+        );
+        assert!(
+            !rotated.verify("job-2", &old_link, NOW),
+            "still scoped to its job"
+        );
+        assert!(
+            !rotated.verify("job-1", &old_link, NOW + 60),
+            "still expires"
+        );
+        let new_link = rotated.mint("job-1", NOW + 60);
+        assert!(
+            signer_for(b"new").verify("job-1", &new_link, NOW),
+            "signed with the current"
+        );
+        assert!(
+            !before.verify("job-1", &new_link, NOW),
+            "never with the previous"
+        );
+        let after = signer_for(b"new");
+        assert!(
+            !after.verify("job-1", &old_link, NOW),
+            "gone once previous is removed"
+        );
+        assert!(!signer_for(b"other").verify("job-1", &new_link, NOW));
+    }
+
     #[test]
     fn a_token_opens_its_job_until_it_expires() {
-        let signer = ShareSigner::new(b"secret");
+        let signer = signer_for(b"secret");
         let token = signer.mint("job-1", NOW + 60);
         assert!(signer.verify("job-1", &token, NOW));
         assert!(signer.verify("job-1", &token, NOW + 59));
@@ -82,14 +141,14 @@ mod tests {
         );
         assert!(!signer.verify("job-2", &token, NOW), "scoped to one job");
         assert!(
-            !ShareSigner::new(b"other").verify("job-1", &token, NOW),
+            !signer_for(b"other").verify("job-1", &token, NOW),
             "bound to the secret"
         );
     }
 
     #[test]
     fn tampered_tokens_are_refused() {
-        let signer = ShareSigner::new(b"secret");
+        let signer = signer_for(b"secret");
         let token = signer.mint("job-1", NOW + 60);
         let (_, signature) = token.split_once('.').unwrap();
         let later = format!("{}.{signature}", NOW + 6000);
@@ -115,7 +174,7 @@ mod tests {
 
     #[test]
     fn tokens_are_url_safe() {
-        let token = ShareSigner::new(b"secret").mint("a/b?c", NOW);
+        let token = signer_for(b"secret").mint("a/b?c", NOW);
         assert!(
             token
                 .bytes()

@@ -9,6 +9,7 @@ use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_sdk_dynamodb::config::SharedHttpClient;
@@ -47,6 +48,8 @@ pub trait JobStore: Send + Sync {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The partition key attribute (`JOBS_TABLE_KEY`).
+    key: String,
     consistent_read: bool,
 }
 
@@ -70,6 +73,7 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: config.jobs_table.clone(),
+            key: config.jobs_table_key.clone(),
             consistent_read: config.consistent_read,
         }
     }
@@ -82,8 +86,9 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("jobId", AttributeValue::S(WARM_UP_KEY.to_string()))
-            .projection_expression("jobId")
+            .key(&self.key, AttributeValue::S(WARM_UP_KEY.to_string()))
+            .projection_expression("#key")
+            .expression_attribute_names("#key", &self.key)
             .consistent_read(false)
             .send();
         match tokio::time::timeout(WARM_UP_TIMEOUT, read).await {
@@ -102,7 +107,10 @@ pub fn sdk_loader(config: &Config) -> ConfigLoader {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(timeouts(config.dynamodb_timeout))
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        // Guards long streaming bodies; a GetItem answer is one small JSON document that the
+        // per-attempt timeout already bounds. Off: one interceptor and body wrapper less per read.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     // Lambda always sets these. Naming aws-config's environment providers directly skips
     // assembling its default provider chains (~0.9 ms of every cold start), and resolves the
     // same values, since the environment comes first in those chains. Elsewhere (a
@@ -172,7 +180,7 @@ impl JobStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("jobId", AttributeValue::S(job_id.to_string()))
+            .key(&self.key, AttributeValue::S(job_id.to_string()))
             .consistent_read(self.consistent_read)
             .projection_expression(PROJECTION)
             .expression_attribute_names("#state", "state")

@@ -117,7 +117,7 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, requests: Arc<Atomic
 }
 
 /// Reads one whole request (headers and `content-length` body) into `buffer`; its length.
-async fn read_request(socket: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<usize> {
+pub async fn read_request(socket: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<usize> {
     let mut chunk = [0u8; 4096];
     loop {
         if let Some(header_end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_dynamo;
+pub mod idp;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -78,6 +79,31 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
         .load()
         .await;
     aws_sdk_dynamodb::Client::new(&sdk)
+}
+
+/// Waits until a table the test created is ACTIVE: DynamoDB, DynamoDB Local and dynalite create
+/// tables asynchronously (moto at once). Polls every 100 ms, where the SDK's own waiter sleeps
+/// at least 20 s between attempts.
+pub async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::TableStatus;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .expect("describe the new table");
+        let status = described.table().and_then(|t| t.table_status());
+        if status == Some(&TableStatus::Active) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "table {table} still {status:?} after 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Counts the store reads, to prove one `GetItem` per valid request and none for rejected ones.
@@ -309,4 +335,12 @@ pub fn bearer_with(
         "Bearer {}",
         flickr_job_status::auth::bearer::mint(secret.as_bytes(), &claims).expect("mint")
     )
+}
+
+/// A share-link signer with one secret, as the function builds it from `SHARE_TOKEN_SECRET`.
+pub fn share_signer(secret: &str) -> flickr_job_status::auth::ShareSigner {
+    flickr_job_status::auth::ShareSigner::new(&flickr_job_status::config::Secrets {
+        current: secret.as_bytes().to_vec(),
+        previous: None,
+    })
 }

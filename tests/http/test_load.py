@@ -1,6 +1,6 @@
 """Load: 1,000 mixed requests from 32 concurrent clients through `cargo lambda watch` against
 the local DynamoDB server. Every answer must be the right one; latency is reported, not
-asserted (see README for the figures)."""
+asserted (see docs/testing.md for the figures)."""
 
 import json
 import random

@@ -80,6 +80,22 @@ def test_get_routes_with_a_minted_bearer_token(function):
     assert envelope(text)["error"]["message"] == f"Token not found for userId={OWNER}"
 
 
+def test_the_identity_providers_own_tokens_work_on_every_route(function, identity_provider):
+    token = identity_provider.token(OWNER)
+    auth = {"Authorization": f"Bearer {token}", **JSON}
+    body = json.dumps({"job_id": COMPLETED, "user_id": OWNER})
+    assert function.request("POST", "/api/v1/flickr/jobs/status", body, auth)[0] == 200
+    assert function.request("GET", f"/api/v1/flickr/jobs/{COMPLETED}", headers=auth)[0] == 200
+    assert function.request("GET", f"/api/v1/flickr/jobs/{COMPLETED}/result", headers=auth)[0] == 200
+    assert function.request("POST", f"/api/v1/flickr/jobs/{COMPLETED}/share", None, auth)[0] == 201
+    stranger = {"Authorization": f"Bearer {identity_provider.token(OTHER)}"}
+    status, _, text = function.request("GET", f"/api/v1/flickr/jobs/{COMPLETED}", headers=stranger)
+    assert status == 404 and envelope(text)["error"]["code"] == "ERR_JOB_NOT_FOUND"
+    forged = token[: token.rindex(".") + 1] + "AAAA"
+    status, headers, _ = function.request("GET", f"/api/v1/flickr/jobs/{COMPLETED}", headers={"Authorization": f"Bearer {forged}"})
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+
+
 def test_a_share_link_works_without_credentials(function):
     auth = {"Authorization": f"Bearer {mint_token(OWNER)}", **JSON}
     status, _, text = function.request("POST", f"/api/v1/flickr/jobs/{COMPLETED}/share", '{"expires_in": 120}', auth)
