@@ -85,4 +85,3 @@ fn a_blank_endpoint_variable_counts_as_unset() {
     assert!(!output.contains("panicked"), "{output}");
     assert!(!output.contains("invalid configuration"), "{output}");
 }
-
