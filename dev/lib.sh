@@ -36,20 +36,11 @@ PY
 # start_moto LOGFILE: moto's DynamoDB-compatible server on a free port; sets MOTO_PID and
 # AWS_ENDPOINT_URL_DYNAMODB. The caller stops it (stop_moto, usually from an EXIT trap).
 start_moto() {
-  local port
-  port="$(free_port)"
-  moto_server -H 127.0.0.1 -p "$port" >"$1" 2>&1 &
-  MOTO_PID=$!
-  wait_for_port "$port" 30
-  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  start_local_dynamodb MOTO_PID "$1" moto_server -H 127.0.0.1 -p PORT
 }
 
 stop_moto() {
-  if [ -n "${MOTO_PID:-}" ]; then
-    kill "$MOTO_PID" 2>/dev/null || true
-    wait "$MOTO_PID" 2>/dev/null || true
-    MOTO_PID=
-  fi
+  stop_process MOTO_PID
 }
 
 # start_dynalite LOGFILE: dynalite (installed into .local/dynalite by dev/bootstrap), an
@@ -57,18 +48,33 @@ stop_moto() {
 # normalisation, on a free port; sets DYNALITE_PID and AWS_ENDPOINT_URL_DYNAMODB. The caller
 # stops it (stop_dynalite, usually from an EXIT trap).
 start_dynalite() {
-  local port
+  start_local_dynamodb DYNALITE_PID "$1" \
+    node "$root/.local/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port PORT
+}
+
+stop_dynalite() {
+  stop_process DYNALITE_PID
+}
+
+# start_local_dynamodb PIDVAR LOGFILE COMMAND...: runs COMMAND in the background with the word
+# PORT replaced by a free loopback port, stores its PID in PIDVAR, waits until it listens and
+# points AWS_ENDPOINT_URL_DYNAMODB at it.
+start_local_dynamodb() {
+  local pid_var="$1" log="$2" port
+  shift 2
   port="$(free_port)"
-  node "$root/.local/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" >"$1" 2>&1 &
-  DYNALITE_PID=$!
+  "${@/#PORT/$port}" >"$log" 2>&1 &
+  printf -v "$pid_var" '%s' "$!"
   wait_for_port "$port" 30
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 }
 
-stop_dynalite() {
-  if [ -n "${DYNALITE_PID:-}" ]; then
-    kill "$DYNALITE_PID" 2>/dev/null || true
-    wait "$DYNALITE_PID" 2>/dev/null || true
-    DYNALITE_PID=
+# stop_process PIDVAR: stops the background process whose PID PIDVAR holds, if any, and clears it.
+stop_process() {
+  local pid="${!1:-}"
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    printf -v "$1" '%s' ""
   fi
 }
