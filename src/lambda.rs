@@ -107,7 +107,7 @@ pub async fn handle_event<S: JobStore>(
 /// attempt timeouts) cost four such wake-ups. A timer that is always due within
 /// `TIMER_HORIZON` keeps every later one from counting as the earliest: ~5 system calls less per
 /// invocation, for one wake-up per `TIMER_HORIZON` while idle.
-async fn keep_timer_wheel_armed() {
+pub async fn keep_timer_wheel_armed() {
     loop {
         tokio::time::sleep(TIMER_HORIZON).await;
     }

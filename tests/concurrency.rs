@@ -7,16 +7,14 @@ mod common;
 mod runtime_api;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
+use std::path::Path;
 use std::time::Duration;
 
 use common::{
     bearer, http_event, parse_lambda_response, status_of, status_request, Reply, COMPLETED_JOB,
     FAILED_JOB, MISSING_JOB, OTHER_USER, OWNER, QUEUED_JOB, RETRYING_JOB, TEST_USER,
 };
-use runtime_api::{Answer, Invocation, RuntimeApi};
+use runtime_api::{Answer, Function, Invocation, RuntimeApi};
 use serde_json::{json, Value};
 
 /// OTHER_USER's job in dev/sample-jobs.json.
@@ -150,72 +148,32 @@ fn case(index: usize) -> Case {
     }
 }
 
-/// The built binary, talking to the double, with its stdout (the log) read line by line.
-struct Function {
-    child: Child,
-    log: Option<JoinHandle<Vec<String>>>,
-}
-
-impl Function {
-    fn start(api: &RuntimeApi, max_concurrency: Option<usize>) -> Function {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flickr-job-status"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "flickr-job-status")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
-            .env("AWS_ENDPOINT_URL_DYNAMODB", common::endpoint())
-            .env("JOBS_TABLE", common::table())
-            .env("JWT_SECRET", common::JWT_SECRET)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(concurrency) = max_concurrency {
-            command.env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.to_string());
-        }
-        let mut child = command.spawn().expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let log = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect()
-        });
-        Function {
-            child,
-            log: Some(log),
-        }
+/// The built binary against the double and the local DynamoDB server, with JSON logs.
+fn start_function(api: &RuntimeApi, max_concurrency: Option<usize>) -> Function {
+    let endpoint = common::endpoint();
+    let table = common::table();
+    let concurrency = max_concurrency.map(|n| n.to_string());
+    let mut env = vec![
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+        ("JOBS_TABLE", table.as_str()),
+        ("JWT_SECRET", common::JWT_SECRET),
+    ];
+    if let Some(concurrency) = &concurrency {
+        env.push(("AWS_LAMBDA_MAX_CONCURRENCY", concurrency));
     }
-
-    /// Stops the process and returns every line it wrote.
-    fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.log
-            .take()
-            .and_then(|log| log.join().ok())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    Function::start(
+        Path::new(env!("CARGO_BIN_EXE_flickr-job-status")),
+        api,
+        &env,
+    )
 }
 
 /// Runs `count` invocations of the mix through one process; returns the failures found.
 async fn run_mix(count: usize, max_concurrency: Option<usize>) -> (Vec<String>, usize) {
     let api = RuntimeApi::start().await;
     let cases: Vec<Case> = (0..count).map(case).collect();
-    let function = Function::start(&api, max_concurrency);
+    let function = start_function(&api, max_concurrency);
     api.enqueue(cases.iter().map(|case| case.invocation.clone()));
     let outcome = api.wait_for(count, Duration::from_secs(30)).await;
     let lines = function.stop();
