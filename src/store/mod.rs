@@ -12,11 +12,16 @@ use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
-use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{
+    ConfigBag, HttpClient, RuntimeComponents, RuntimeComponentsBuilder, SharedHttpClient,
+};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpConnector};
 use base64::Engine;
 
 use crate::config::Config;
@@ -143,6 +148,10 @@ pub fn unset_blank_endpoint_variables() {
 /// The SDK's default client would read every file in the system certificate directory at
 /// init (milliseconds of a cold start) and link aws-lc, a far larger crypto library.
 fn https_client() -> SharedHttpClient {
+    SharedHttpClient::new(ConnectorOnFirstUse(hyper_rustls_client()))
+}
+
+fn hyper_rustls_client() -> SharedHttpClient {
     let trust_store = webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().fold(
         TrustStore::empty().with_native_roots(false),
         |store, certificate| store.with_pem_certificate(pem(certificate)),
@@ -157,6 +166,43 @@ fn https_client() -> SharedHttpClient {
             tracing::warn!(%error, "compiled-in root certificates refused, using the system ones");
             builder.build_https()
         }
+    }
+}
+
+/// The SDK's hyper client builds a connector when the SDK client is created, only to load the
+/// system's certificates early, and throws it away; the first request builds the one it keeps.
+/// Each build parses the ~150 compiled-in root certificates from PEM (~0.7 ms), so that
+/// throw-away build is skipped here. Everything else goes to the wrapped client unchanged.
+#[derive(Debug)]
+struct ConnectorOnFirstUse(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        config: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_final_config(components, config)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
     }
 }
 
@@ -268,5 +314,63 @@ fn summary<E: ProvideErrorMetadata>(
             chain
         }
         _ => "the request could not be built".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// The real HTTP client, counting the SDK's requests for an early connector build.
+    #[derive(Debug, Clone, Default)]
+    struct CountingEarlyBuilds(Arc<AtomicUsize>);
+
+    impl HttpClient for CountingEarlyBuilds {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            hyper_rustls_client().http_connector(settings, components)
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &RuntimeComponentsBuilder,
+            _: &ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn sdk_client(http_client: impl HttpClient + 'static) -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .http_client(http_client)
+            .build();
+        Client::from_conf(config)
+    }
+
+    #[test]
+    fn creating_the_sdk_client_builds_no_connector() {
+        let early_builds = CountingEarlyBuilds::default();
+        sdk_client(early_builds.clone());
+        assert_eq!(
+            early_builds.0.load(Ordering::SeqCst),
+            1,
+            "the SDK asks its HTTP client for a connector build when it is created"
+        );
+        sdk_client(ConnectorOnFirstUse(SharedHttpClient::new(
+            early_builds.clone(),
+        )));
+        assert_eq!(
+            early_builds.0.load(Ordering::SeqCst),
+            1,
+            "ConnectorOnFirstUse skips it"
+        );
     }
 }
