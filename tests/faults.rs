@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::fake_dynamo::{closed_endpoint, Behaviour, FakeDynamo};
@@ -34,6 +35,70 @@ async fn connection_refused() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A TLS server on loopback whose certificate no root the function trusts has signed: a
+/// certificate for 127.0.0.1 (tests/fixtures/keys/untrusted-server.*) issued by a throw-away CA
+/// (`untrusted-ca.crt`; its key was discarded). Adding that CA to the function's trust store
+/// makes the handshakes complete and the test below fail. Returns the server's endpoint and
+/// what each handshake ended with.
+fn untrusted_tls_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    let certificate =
+        CertificateDer::from_pem_slice(include_bytes!("fixtures/keys/untrusted-server.crt"))
+            .expect("certificate");
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/keys/untrusted-server.key"))
+        .expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![certificate], key)
+        .expect("server config");
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("https://{}", listener.local_addr().expect("address"));
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&outcomes);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut connection = rustls::ServerConnection::new(config.clone()).expect("session");
+            let mut outcome = "handshake completed".to_string();
+            while connection.is_handshaking() {
+                if let Err(error) = connection.complete_io(&mut stream) {
+                    outcome = error.to_string();
+                    break;
+                }
+            }
+            seen.lock().expect("outcomes").push(outcome);
+        }
+    });
+    (endpoint, outcomes)
+}
+
+#[tokio::test]
+async fn an_https_endpoint_gets_tls_and_an_untrusted_certificate_is_refused() {
+    let (endpoint, handshakes) = untrusted_tls_server();
+    let app = app_at(&endpoint, &[("DYNAMODB_TIMEOUT_MS", "500")]).await;
+    let started = Instant::now();
+    let reply = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
+    assert_unavailable(&reply);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let handshakes = handshakes.lock().expect("outcomes").clone();
+    // Every attempt was a TLS handshake that the client broke off with a fatal alert, because
+    // no root it trusts vouches for the certificate.
+    assert!(!handshakes.is_empty());
+    for outcome in &handshakes {
+        assert!(
+            outcome.contains("received fatal alert: UnknownCA"),
+            "{handshakes:?}"
+        );
+    }
 }
 
 #[tokio::test]

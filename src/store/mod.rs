@@ -355,6 +355,21 @@ mod tests {
         Client::from_conf(config)
     }
 
+    /// What the SDK does with the trust store on its first request (a failure there panics).
+    #[test]
+    fn every_compiled_in_root_survives_the_pem_round_trip_as_a_trust_anchor() {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            let parsed = CertificateDer::pem_slice_iter(&pem(der))
+                .collect::<Result<Vec<_>, _>>()
+                .expect("valid PEM");
+            assert_eq!(parsed, std::slice::from_ref(der));
+            roots.add(der.clone()).expect("a trust anchor");
+        }
+        assert!(roots.len() > 100, "{} roots", roots.len());
+    }
+
     #[test]
     fn creating_the_sdk_client_builds_no_connector() {
         let early_builds = CountingEarlyBuilds::default();
