@@ -1,5 +1,5 @@
-//! The bench's cost floor (examples/cost-floor.rs) reads the job its event names, once per
-//! invoke, through the function's own DynamoDB client: what docs/performance.md says its
+//! The bench's cost floor (examples/cost-floor.rs) reads the job its event names through the
+//! function's own DynamoDB client, one invocation at a time: what docs/performance.md says its
 //! figures stand for. Against the local DynamoDB server, under the Runtime API double.
 
 mod common;
@@ -31,7 +31,8 @@ fn invocation(id: &str, event: Value) -> Invocation {
     }
 }
 
-/// Runs the floor in `mode` on three invocations; their answers' bodies, by invocation id.
+/// Runs the floor in `mode` on three invocations (an owned job, a missing job, a non-HTTP
+/// event); the bodies of their answers, in that order.
 async fn floor_answers(mode: &str) -> Vec<String> {
     let api = RuntimeApi::start().await;
     let endpoint = common::endpoint();
