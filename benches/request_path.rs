@@ -2,64 +2,16 @@
 //! route → validate → identity → record mapping → view → envelope → Lambda payload.
 //! `cargo bench`; the side-by-side Lambda figures come from dev/bench (see README).
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use criterion::{criterion_group, criterion_main, Criterion};
-use flickr_job_status::app::App;
 use flickr_job_status::config::Config;
 use flickr_job_status::http::event::parse_event;
-use flickr_job_status::jobs::JobRecord;
-use flickr_job_status::store::{decode_record, JobStore, StoreError};
+use flickr_job_status::store::memory::MemoryStore;
 use flickr_job_status::telemetry::{emf_line, RequestSummary};
+use flickr_job_status::wiring;
 use serde_json::json;
 
 const OWNER: &str = "09b4e414-4f70-4226-9ee8-f9e815fc2539";
 const JOB: &str = "e6b6634c-e07c-43f0-88b3-9516590aad77";
-
-/// Items as DynamoDB would return them, mapped on every read like the real store does.
-struct MemoryStore(HashMap<String, HashMap<String, AttributeValue>>);
-
-impl JobStore for MemoryStore {
-    async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
-        Ok(self.0.get(job_id).cloned().map(decode_record))
-    }
-}
-
-fn completed_item() -> HashMap<String, AttributeValue> {
-    let s = |v: &str| AttributeValue::S(v.to_string());
-    let map = |pairs: Vec<(&str, AttributeValue)>| {
-        AttributeValue::M(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    };
-    HashMap::from([
-        ("user_id".to_string(), s(OWNER)),
-        ("state".to_string(), s("completed")),
-        ("target".to_string(), s("rest")),
-        (
-            "returnvalue".to_string(),
-            map(vec![
-                ("from_cache", AttributeValue::Bool(false)),
-                (
-                    "flickr",
-                    map(vec![
-                        ("stat", s("ok")),
-                        ("method", map(vec![("_content", s("flickr.test.echo"))])),
-                        ("name", map(vec![("_content", s("callback-test"))])),
-                    ]),
-                ),
-                (
-                    "observability",
-                    map(vec![
-                        ("ok", AttributeValue::Bool(true)),
-                        ("status", AttributeValue::N("202".into())),
-                    ]),
-                ),
-            ]),
-        ),
-        ("failedReason".to_string(), AttributeValue::Null(true)),
-        ("stacktrace".to_string(), AttributeValue::L(vec![])),
-    ])
-}
 
 fn http_api_event(
     method: &str,
@@ -87,10 +39,10 @@ fn bench(c: &mut Criterion) {
         _ => None,
     })
     .expect("config");
-    let app = App::new(
-        &config,
-        MemoryStore(HashMap::from([(JOB.to_string(), completed_item())])),
-    );
+    // The sample jobs of ./dev/run, decoded on every read as the DynamoDB store does.
+    let store = MemoryStore::from_typed_json(include_str!("../dev/sample-jobs.json"), "jobId")
+        .expect("sample jobs");
+    let app = wiring::app(&config, store);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -154,7 +106,10 @@ fn bench(c: &mut Criterion) {
         status: 200,
         latency: std::time::Duration::from_micros(150),
         store_latency: Some(std::time::Duration::from_micros(120)),
+        reads: 1,
+        waited: None,
         job_state: Some("completed"),
+        refusal: None,
         cold_start: false,
     };
     group.bench_function("emf_line", |b| {

@@ -16,6 +16,12 @@ pub struct Config {
     pub user_claim: String,
     pub jwt: Option<JwtConfig>,
     pub share_tokens: Option<Secrets>,
+    /// The longest `Prefer: wait` (`WAIT_MAX_SECONDS`); zero turns waiting off.
+    pub wait_max: Duration,
+    /// How often a held request reads the record again (`WAIT_POLL_INTERVAL_MS`).
+    pub wait_poll_interval: Duration,
+    /// The user index of `GET /jobs` (`JOBS_USER_INDEX`); unset: the route answers 501.
+    pub jobs_user_index: Option<String>,
 }
 
 /// A signing secret and, while it is being rotated, the one before it (verifies, never signs).
@@ -93,6 +99,14 @@ impl Config {
             ));
         }
         let user_claim = var("JWT_USER_CLAIM").unwrap_or_else(|| "sub".to_string());
+        // At most 25 s: the HTTP API gives up after 30 s, and the answer needs its margin.
+        let wait_max = ranged("WAIT_MAX_SECONDS", var("WAIT_MAX_SECONDS"), 20, 0..=25)?;
+        let wait_poll_interval = ranged(
+            "WAIT_POLL_INTERVAL_MS",
+            var("WAIT_POLL_INTERVAL_MS"),
+            500,
+            100..=5000,
+        )?;
 
         let jwt_secrets = secrets(&var, "JWT_SECRET", "JWT_SECRET_PREVIOUS")?;
         let jwks = match var("JWT_JWKS_URL") {
@@ -101,9 +115,11 @@ impl Config {
                 check_jwks_url(&url)?;
                 let timeout_ms: u64 =
                     parse_number("JWT_JWKS_TIMEOUT_MS", var("JWT_JWKS_TIMEOUT_MS"), 1000)?;
-                if !(1..=30_000).contains(&timeout_ms) {
+                // A fetch the provider holds open must not keep requests (two fetches of it, at
+                // most, before a 503) or init waiting for long; init waits 2 s at most anyway.
+                if !(100..=5_000).contains(&timeout_ms) {
                     return Err(ConfigError(format!(
-                        "JWT_JWKS_TIMEOUT_MS must be between 1 and 30000, got {timeout_ms}"
+                        "JWT_JWKS_TIMEOUT_MS must be between 100 and 5000, got {timeout_ms}"
                     )));
                 }
                 Some(JwksConfig {
@@ -138,6 +154,9 @@ impl Config {
             user_claim,
             jwt,
             share_tokens: secrets(&var, "SHARE_TOKEN_SECRET", "SHARE_TOKEN_SECRET_PREVIOUS")?,
+            wait_max: Duration::from_secs(wait_max),
+            wait_poll_interval: Duration::from_millis(wait_poll_interval),
+            jobs_user_index: var("JOBS_USER_INDEX"),
         })
     }
 }
@@ -210,6 +229,25 @@ fn parse_number<T: std::str::FromStr>(
     }
 }
 
+/// A whole number within `range`, or the error naming the variable and the range.
+fn ranged(
+    name: &str,
+    value: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let value = parse_number(name, value, default)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError(format!(
+            "{name} must be between {} and {}, got {value}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +272,42 @@ mod tests {
         assert_eq!(config.poll_interval_seconds, 2);
         assert!(config.jwt.is_none());
         assert!(config.share_tokens.is_none());
+        assert_eq!(config.wait_max, Duration::from_secs(20));
+        assert_eq!(config.wait_poll_interval, Duration::from_millis(500));
+        assert_eq!(config.jobs_user_index, None);
+    }
+
+    #[test]
+    fn the_user_index_is_read_and_blank_is_unset() {
+        let set = config(&[("JOBS_TABLE", "jobs"), ("JOBS_USER_INDEX", "by-user")]).unwrap();
+        assert_eq!(set.jobs_user_index.as_deref(), Some("by-user"));
+        let blank = config(&[("JOBS_TABLE", "jobs"), ("JOBS_USER_INDEX", " ")]).unwrap();
+        assert_eq!(blank.jobs_user_index, None);
+    }
+
+    #[test]
+    fn wait_settings_are_read_within_their_ranges() {
+        for (max, interval) in [("0", "100"), ("25", "5000"), ("7", "250")] {
+            let config = config(&[
+                ("JOBS_TABLE", "jobs"),
+                ("WAIT_MAX_SECONDS", max),
+                ("WAIT_POLL_INTERVAL_MS", interval),
+            ])
+            .unwrap();
+            assert_eq!(config.wait_max.as_secs().to_string(), max);
+            assert_eq!(config.wait_poll_interval.as_millis().to_string(), interval);
+        }
+        for (name, value) in [
+            ("WAIT_MAX_SECONDS", "26"),
+            ("WAIT_MAX_SECONDS", "-1"),
+            ("WAIT_MAX_SECONDS", "soon"),
+            ("WAIT_POLL_INTERVAL_MS", "99"),
+            ("WAIT_POLL_INTERVAL_MS", "5001"),
+            ("WAIT_POLL_INTERVAL_MS", "0.5"),
+        ] {
+            let err = config(&[("JOBS_TABLE", "jobs"), (name, value)]).unwrap_err();
+            assert!(err.0.contains(name), "{name}={value}: {err}");
+        }
     }
 
     #[test]
@@ -341,7 +415,7 @@ mod tests {
             assert_eq!(jwt.jwks.unwrap().timeout, Duration::from_millis(1000));
         }
         let url = ("JWT_JWKS_URL", "https://idp.example.com/jwks.json");
-        for timeout in ["0", "30001", "soon"] {
+        for timeout in ["0", "99", "5001", "30000", "soon"] {
             let err = config(&[
                 ("JOBS_TABLE", "jobs"),
                 url,

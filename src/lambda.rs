@@ -11,9 +11,10 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::app::{App, Trace};
+use crate::auth::Refusal;
 use crate::error::ApiError;
 use crate::http::event::parse_event;
-use crate::http::{LambdaResponse, Origin, Response};
+use crate::http::{deliver, AcceptEncoding, LambdaResponse, Origin, Response};
 use crate::store::JobStore;
 use crate::telemetry::{self, RequestSummary};
 
@@ -65,6 +66,14 @@ pub async fn handle_event<S: JobStore>(
     app: &App<S>,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<LambdaResponse, Infallible> {
+    Ok(answer(app, event).await.0)
+}
+
+/// One invocation's answer, logged and counted, with what was learnt on the way (for tests).
+pub async fn answer<S: JobStore>(
+    app: &App<S>,
+    event: LambdaEvent<Box<RawValue>>,
+) -> (LambdaResponse, Trace) {
     let started = Instant::now();
     let cold_start = COLD.swap(false, Ordering::Relaxed);
     let deadline = deadline_from(started, event.context.deadline);
@@ -82,23 +91,36 @@ pub async fn handle_event<S: JobStore>(
         .and_then(|request| request.gateway_request_id.as_deref())
         .unwrap_or(invocation_id);
 
-    let summary = RequestSummary {
-        request_id,
-        xray_trace_id: event.context.xray_trace_id.as_deref(),
-        route: trace.route.unwrap_or("unmatched"),
-        status: response.status,
-        latency: started.elapsed(),
-        store_latency: trace.store_latency,
-        job_state: trace.job_state.as_deref(),
-        cold_start,
-    };
-    telemetry::log_request(&summary);
-    telemetry::emit_metrics(&summary);
     // Not an HTTP event at all: answer in the HTTP API format, the most common caller.
     let origin = request
         .as_ref()
         .map_or(Origin::HttpApi, |request| request.origin);
-    Ok(response.into_lambda(origin, request_id))
+    let accept = request
+        .as_ref()
+        .map_or_else(AcceptEncoding::default, |request| {
+            AcceptEncoding::parse(request.header_values("accept-encoding"))
+        });
+    // Encoded and measured against the front's limit before the log line, which names the
+    // status that goes out (a 406 or 500 when the answer does not fit).
+    let delivered = deliver(response, origin, request_id, accept);
+
+    let summary = RequestSummary {
+        request_id,
+        xray_trace_id: event.context.xray_trace_id.as_deref(),
+        route: trace.route.unwrap_or("unmatched"),
+        status: delivered.status,
+        latency: started.elapsed(),
+        store_latency: trace.store_latency,
+        reads: trace.reads,
+        waited: trace.waited,
+        job_state: trace.job_state.as_deref(),
+        refusal: trace.refusal.map(Refusal::name),
+        cold_start,
+    };
+    telemetry::log_request(&summary);
+    telemetry::emit_metrics(&summary);
+    let response = delivered.payload;
+    (response, trace)
 }
 
 /// Tokio wakes its own I/O driver (an eventfd write, and one more `epoll_wait`) whenever a

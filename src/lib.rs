@@ -2,6 +2,7 @@
 //!
 //! The request flows one way: `lambda` (raw event) → `http` (request, route) → `app` (checks,
 //! identity from `auth`, one read from `store`, the view from `jobs`) → `http` (envelope).
+//! `wiring` builds it all from `config` once, at init.
 
 pub mod app;
 pub mod auth;
@@ -11,5 +12,8 @@ pub mod http;
 pub mod jobs;
 pub mod lambda;
 pub mod logging;
+pub mod page;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
+pub mod wiring;

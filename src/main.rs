@@ -1,6 +1,6 @@
 //! Wiring only: configuration, logging, the DynamoDB client and the runtime loop.
 
-use flickr_job_status::{app::App, config::Config, lambda, store::DynamoStore};
+use flickr_job_status::{config::Config, lambda, store::DynamoStore, wiring};
 use lambda_runtime::Error;
 
 fn main() -> Result<(), Error> {
@@ -13,7 +13,7 @@ fn main() -> Result<(), Error> {
 async fn run() -> Result<(), Error> {
     let config =
         Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
-    let app = App::new(&config, DynamoStore::from_config(&config).await);
+    let app = wiring::app(&config, DynamoStore::from_config(&config).await);
     // The two outside dependencies warm up side by side: init grows by the slower one only.
     tokio::join!(app.store().warm_up(), app.prefetch_keys());
     lambda::serve(app).await

@@ -18,7 +18,13 @@ pub struct RequestSummary<'a> {
     pub status: u16,
     pub latency: Duration,
     pub store_latency: Option<Duration>,
+    /// `GetItem` calls made: one, or more when the request was held (`Prefer: wait`).
+    pub reads: u32,
+    /// How long the request was held, when it was.
+    pub waited: Option<Duration>,
     pub job_state: Option<&'a str>,
+    /// Why credentials were refused (a 401): a reason's name, never the credentials.
+    pub refusal: Option<&'static str>,
     pub cold_start: bool,
 }
 
@@ -31,7 +37,10 @@ pub fn log_request(summary: &RequestSummary<'_>) {
         status = summary.status,
         latency_ms = millis(summary.latency),
         dynamodb_ms = summary.store_latency.map(millis),
+        get_items = summary.reads,
+        waited_ms = summary.waited.map(millis),
         job_state = summary.job_state,
+        refusal = summary.refusal,
         cold_start = summary.cold_start,
         "request"
     );
@@ -43,20 +52,24 @@ pub fn emit_metrics(summary: &RequestSummary<'_>) {
     println!("{}", emf_line(summary, SystemTime::now()));
 }
 
-/// `Requests` (count), `Latency`, `DynamoDbLatency` (when DynamoDB was called) and `ColdStart`,
-/// by `Route` and `StatusClass` (2xx, 3xx, 4xx, 5xx).
+/// `Requests` (count), `Latency`, `ColdStart`, `DynamoDbLatency` (of the request's first read)
+/// and `GetItems` (every read, a wait's re-reads included) when DynamoDB was called, and
+/// `WaitTime` when the request was held; by `Route` and `StatusClass` (2xx, 3xx, 4xx, 5xx).
 pub fn emf_line(summary: &RequestSummary<'_>, now: SystemTime) -> String {
     let timestamp = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64);
-    let metrics = if summary.store_latency.is_some() {
+    let metrics = if summary.waited.is_some() {
         &METRICS[..]
+    } else if summary.store_latency.is_some() {
+        &METRICS[..5]
     } else {
         &METRICS[..3]
     };
     let line = EmfLine {
         cold_start: u8::from(summary.cold_start),
         dynamodb_latency: summary.store_latency.map(millis),
+        get_items: summary.store_latency.map(|_| summary.reads),
         latency: millis(summary.latency),
         requests: 1,
         route: summary.route,
@@ -64,6 +77,7 @@ pub fn emf_line(summary: &RequestSummary<'_>, now: SystemTime) -> String {
             .get(usize::from(summary.status / 100))
             .copied()
             .unwrap_or("5xx"),
+        wait_time: summary.waited.map(millis),
         aws: Aws {
             cloud_watch_metrics: [Directive {
                 dimensions: [["Route", "StatusClass"]],
@@ -86,6 +100,8 @@ struct EmfLine<'a> {
     cold_start: u8,
     #[serde(rename = "DynamoDbLatency", skip_serializing_if = "Option::is_none")]
     dynamodb_latency: Option<f64>,
+    #[serde(rename = "GetItems", skip_serializing_if = "Option::is_none")]
+    get_items: Option<u32>,
     #[serde(rename = "Latency")]
     latency: f64,
     #[serde(rename = "Requests")]
@@ -94,6 +110,8 @@ struct EmfLine<'a> {
     route: &'a str,
     #[serde(rename = "StatusClass")]
     status_class: &'a str,
+    #[serde(rename = "WaitTime", skip_serializing_if = "Option::is_none")]
+    wait_time: Option<f64>,
     #[serde(rename = "_aws")]
     aws: Aws<'a>,
     request_id: &'a str,
@@ -125,8 +143,9 @@ struct Metric {
     unit: &'static str,
 }
 
-/// The metric declarations; `DynamoDbLatency` last, declared only when DynamoDB was called.
-const METRICS: [Metric; 4] = [
+/// The metric declarations: the first three always, the next two when DynamoDB was called, the
+/// last when the request was held.
+const METRICS: [Metric; 6] = [
     Metric {
         name: "Requests",
         unit: "Count",
@@ -141,6 +160,14 @@ const METRICS: [Metric; 4] = [
     },
     Metric {
         name: "DynamoDbLatency",
+        unit: "Milliseconds",
+    },
+    Metric {
+        name: "GetItems",
+        unit: "Count",
+    },
+    Metric {
+        name: "WaitTime",
         unit: "Milliseconds",
     },
 ];
@@ -164,7 +191,10 @@ mod tests {
             status: 404,
             latency: Duration::from_micros(1234),
             store_latency,
+            reads: u32::from(store_latency.is_some()),
+            waited: None,
             job_state: None,
+            refusal: None,
             cold_start: true,
         }
     }
@@ -190,7 +220,33 @@ mod tests {
         assert_eq!(line["StatusClass"], json!("4xx"));
         assert_eq!(line["Latency"], json!(1.234));
         assert_eq!(line["DynamoDbLatency"], json!(0.8));
+        assert_eq!(line["GetItems"], json!(1));
+        assert!(line.get("WaitTime").is_none());
         assert_eq!(line["ColdStart"], json!(1));
+    }
+
+    #[test]
+    fn a_held_request_counts_every_read_and_its_wait() {
+        let held = RequestSummary {
+            status: 304,
+            reads: 9,
+            waited: Some(Duration::from_millis(4_012)),
+            ..summary(Some(Duration::from_micros(800)))
+        };
+        let line: Value = serde_json::from_str(&emf_line(&held, SystemTime::now())).unwrap();
+        assert_eq!(line["GetItems"], json!(9));
+        assert_eq!(line["WaitTime"], json!(4012.0));
+        assert_eq!(
+            declared(&line),
+            [
+                "Requests",
+                "Latency",
+                "ColdStart",
+                "DynamoDbLatency",
+                "GetItems",
+                "WaitTime"
+            ]
+        );
     }
 
     #[test]
@@ -198,13 +254,18 @@ mod tests {
         let line: Value =
             serde_json::from_str(&emf_line(&summary(None), SystemTime::now())).unwrap();
         assert!(line.get("DynamoDbLatency").is_none());
-        let names: Vec<_> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        assert!(line.get("GetItems").is_none());
+        assert_eq!(declared(&line), ["Requests", "Latency", "ColdStart"]);
+    }
+
+    /// The metric names a line declares, in order.
+    fn declared(line: &Value) -> Vec<String> {
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap()
             .iter()
             .map(|m| m["Name"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(names, ["Requests", "Latency", "ColdStart"]);
+            .collect()
     }
 }
 
@@ -231,7 +292,13 @@ mod same_line_as_a_json_map {
         line.insert("ColdStart".into(), json!(u8::from(summary.cold_start)));
         if let Some(store_latency) = summary.store_latency {
             metrics.push(json!({"Name": "DynamoDbLatency", "Unit": "Milliseconds"}));
+            metrics.push(json!({"Name": "GetItems", "Unit": "Count"}));
             line.insert("DynamoDbLatency".into(), json!(millis(store_latency)));
+            line.insert("GetItems".into(), json!(summary.reads));
+        }
+        if let Some(waited) = summary.waited {
+            metrics.push(json!({"Name": "WaitTime", "Unit": "Milliseconds"}));
+            line.insert("WaitTime".into(), json!(millis(waited)));
         }
         line.insert("request_id".into(), json!(summary.request_id));
         line.insert(
@@ -251,12 +318,13 @@ mod same_line_as_a_json_map {
     #[test]
     fn byte_for_byte() {
         let now = UNIX_EPOCH + Duration::from_millis(1_795_700_897_206);
-        for (status, store, cold) in [
-            (200, Some(7_739), false),
-            (404, Some(1), true),
-            (400, None, false),
-            (503, Some(1_500_000), false),
-            (500, Some(0), true),
+        for (status, store, cold, waited) in [
+            (200, Some(7_739), false, None),
+            (404, Some(1), true, None),
+            (400, None, false, None),
+            (503, Some(1_500_000), false, None),
+            (500, Some(0), true, None),
+            (304, Some(2_100), false, Some(19_998_456)),
         ] {
             let summary = RequestSummary {
                 request_id: "Jf3aBc1xIAMEbQw=",
@@ -265,7 +333,10 @@ mod same_line_as_a_json_map {
                 status,
                 latency: Duration::from_micros(7_912),
                 store_latency: store.map(Duration::from_micros),
+                reads: if waited.is_some() { 40 } else { 1 },
+                waited: waited.map(Duration::from_micros),
                 job_state: None,
+                refusal: None,
                 cold_start: cold,
             };
             assert_eq!(

@@ -57,6 +57,12 @@ fn identity_settings_that_cannot_work_fail_init_naming_them() {
             "0",
             Some(("JWT_JWKS_URL", "https://idp.example.com/jwks.json")),
         ),
+        // A hanging provider could otherwise hold init past Lambda's 10 s limit.
+        (
+            "JWT_JWKS_TIMEOUT_MS",
+            "30000",
+            Some(("JWT_JWKS_URL", "https://idp.example.com/jwks.json")),
+        ),
     ] {
         let mut vars = vec![("JOBS_TABLE", "jobs"), (name, value)];
         vars.extend(extra);

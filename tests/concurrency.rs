@@ -1,4 +1,4 @@
-//! Many invocations in one process (Lambda Managed Instances, API.md §7): the built binary
+//! Many invocations in one process (Lambda Managed Instances, docs/API.md#13-many-invocations-per-process): the built binary
 //! under a Runtime API double, against the local DynamoDB server. Every answer and every log
 //! line must belong to its own invocation: request id, trace id, identity, deadline and the
 //! cold-start flag never leak between invocations that run at once.

@@ -211,7 +211,7 @@ async fn a_store_fault_on_the_get_routes_is_503_too() {
     let app = app_at(&closed_endpoint(), &[("DYNAMODB_TIMEOUT_MS", "200")]).await;
     let event = http_event(
         "GET",
-        &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+        &job_url(COMPLETED_JOB),
         &[("authorization", &bearer(OWNER))],
         None,
     );
@@ -228,13 +228,13 @@ async fn exactly_one_dynamodb_request_per_valid_request_and_none_for_rejected_on
         status_of(COMPLETED_JOB, OTHER_USER),
         http_event(
             "GET",
-            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+            &job_url(COMPLETED_JOB),
             &[("authorization", &bearer(OWNER))],
             None,
         ),
         http_event(
             "GET",
-            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}/result"),
+            &result_url(COMPLETED_JOB),
             &[("authorization", &bearer(OWNER))],
             None,
         ),
@@ -246,15 +246,10 @@ async fn exactly_one_dynamodb_request_per_valid_request_and_none_for_rejected_on
     let rejected = [
         status_request("{}"),
         status_request("not json"),
+        http_event("GET", &job_url(COMPLETED_JOB), &[], None),
         http_event(
             "GET",
-            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
-            &[],
-            None,
-        ),
-        http_event(
-            "GET",
-            &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+            &job_url(COMPLETED_JOB),
             &[("authorization", "Bearer forged")],
             None,
         ),

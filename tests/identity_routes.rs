@@ -3,58 +3,30 @@
 
 mod common;
 
-use base64::Engine;
 use common::*;
+use flickr_job_status::auth::Refusal;
 use serde_json::{json, Value};
 
-fn get(path: &str, headers: &[(&str, &str)]) -> Value {
-    http_event("GET", path, headers, None)
-}
-
-fn job_url(job_id: &str) -> String {
-    format!("/api/v1/flickr/jobs/{job_id}")
-}
-
-fn result_url(job_id: &str) -> String {
-    format!("/api/v1/flickr/jobs/{job_id}/result")
-}
-
-fn share_url(job_id: &str) -> String {
-    format!("/api/v1/flickr/jobs/{job_id}/share")
-}
-
-fn as_owner(path: &str) -> Value {
-    get(path, &[("authorization", &bearer(OWNER))])
-}
-
-fn share_request(job_id: &str, authorization: &str, body: Option<&str>) -> Value {
-    http_event(
-        "POST",
-        &share_url(job_id),
-        &[
-            ("authorization", authorization),
-            ("content-type", "application/json"),
-        ],
-        body,
-    )
-}
-
-fn share_token_for(job_id: &str, expires_at: u64) -> String {
-    share_signer(SHARE_SECRET).mint(job_id, expires_at)
-}
-
-fn assert_unauthorized(reply: &Reply) {
-    reply.assert_error(401, "ERR_UNAUTHORIZED");
-    assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
-}
-
 #[tokio::test]
-async fn get_job_answers_the_same_data_as_the_post() {
+async fn get_job_answers_the_data_of_the_post_then_the_metadata() {
     let app = app(&[]).await;
     let post = invoke(&app, &status_of(COMPLETED_JOB, OWNER)).await;
     let get = invoke(&app, &as_owner(&job_url(COMPLETED_JOB))).await;
     assert_eq!(get.status, 200);
-    assert_eq!(get.data(), post.data());
+    let post_data = COMPLETED_STATUS_DATA.trim_end();
+    let get_data = COMPLETED_JOB_DATA.trim_end();
+    // The six keys of the original API first, byte for byte, then the five of the GET route.
+    assert!(get_data.starts_with(&post_data[..post_data.len() - 1]));
+    assert!(post
+        .raw_body
+        .as_deref()
+        .unwrap_or_default()
+        .contains(post_data));
+    assert!(get
+        .raw_body
+        .as_deref()
+        .unwrap_or_default()
+        .contains(get_data));
     assert!(get
         .header("etag")
         .is_some_and(|tag| tag.starts_with('"') && tag.ends_with('"')));
@@ -98,11 +70,24 @@ async fn every_identity_source_is_honoured() {
 async fn no_identity_is_a_401_and_no_read() {
     let app = app(&[]).await;
     for path in [job_url(COMPLETED_JOB), result_url(COMPLETED_JOB)] {
-        assert_unauthorized(&invoke(&app, &get(&path, &[])).await);
+        invoke(&app, &get(&path, &[]))
+            .await
+            .assert_refused(Refusal::Missing);
         let other_auth = with_authorizer(get(&path, &[]), json!({"iam": {"accessKey": "AKIA"}}));
-        assert_unauthorized(&invoke(&app, &other_auth).await);
+        invoke(&app, &other_auth)
+            .await
+            .assert_refused(Refusal::Missing);
     }
-    assert_unauthorized(&invoke(&app, &share_request(COMPLETED_JOB, "", None)).await);
+    // An empty Authorization header is a credential sent and refused, not none.
+    invoke(&app, &share_request(COMPLETED_JOB, "", None))
+        .await
+        .assert_refused(Refusal::Malformed);
+    invoke(
+        &app,
+        &http_event("POST", &share_url(COMPLETED_JOB), &[], None),
+    )
+    .await
+    .assert_refused(Refusal::Missing);
     assert_eq!(app.reads(), 0);
 }
 
@@ -118,7 +103,7 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
         claims.aud = Some("flickr-jobs".into());
     };
     let valid = bearer_with(JWT_SECRET, OWNER, good);
-    let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let b64 = base64_url;
     let payload = b64(&format!(
         r#"{{"sub":"{OWNER}","exp":{},"iss":"https://issuer.example","aud":"flickr-jobs"}}"#,
         now_secs() + 600
@@ -127,14 +112,20 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
         (
             "alg none",
             format!("Bearer {}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#)),
+            Refusal::AlgorithmNotAllowed,
         ),
-        ("other secret", bearer_with("another-secret", OWNER, good)),
+        (
+            "other secret",
+            bearer_with("another-secret", OWNER, good),
+            Refusal::BadSignature,
+        ),
         (
             "expired",
             bearer_with(JWT_SECRET, OWNER, |c| {
                 good(c);
                 c.exp = now_secs() - 120;
             }),
+            Refusal::Expired,
         ),
         (
             "not yet valid",
@@ -142,6 +133,7 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
                 good(c);
                 c.nbf = Some(now_secs() + 300);
             }),
+            Refusal::NotYetValid,
         ),
         (
             "wrong issuer",
@@ -149,6 +141,7 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
                 good(c);
                 c.iss = Some("https://evil.example".into());
             }),
+            Refusal::WrongIssuer,
         ),
         (
             "wrong audience",
@@ -156,12 +149,21 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
                 good(c);
                 c.aud = Some("another-api".into());
             }),
+            Refusal::WrongAudience,
         ),
-        ("no issuer or audience", bearer(OWNER)),
-        ("truncated", valid[..valid.len() - 5].to_string()),
-        ("garbage", "Bearer abc.def.ghi".to_string()),
-        ("empty", "Bearer ".to_string()),
-        ("other scheme", "Basic b3duZXI6cGFzcw==".to_string()),
+        ("no issuer or audience", bearer(OWNER), Refusal::WrongIssuer),
+        ("truncated", truncated_signature(&valid), Refusal::Malformed),
+        (
+            "garbage",
+            "Bearer abc.def.ghi".to_string(),
+            Refusal::Malformed,
+        ),
+        ("empty", "Bearer ".to_string(), Refusal::Malformed),
+        (
+            "other scheme",
+            "Basic b3duZXI6cGFzcw==".to_string(),
+            Refusal::Malformed,
+        ),
     ];
     let hs512 = common::idp::hmac_token(
         &json!({"alg": "HS512", "typ": "JWT"}),
@@ -169,7 +171,11 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
         JWT_SECRET.as_bytes(),
     );
     let mut bad_tokens = bad_tokens;
-    bad_tokens.push(("HS512", format!("Bearer {hs512}")));
+    bad_tokens.push((
+        "HS512",
+        format!("Bearer {hs512}"),
+        Refusal::AlgorithmNotAllowed,
+    ));
 
     for path in [job_url(COMPLETED_JOB), result_url(COMPLETED_JOB)] {
         assert_eq!(
@@ -179,13 +185,14 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
             200,
             "{path}"
         );
-        for (what, token) in &bad_tokens {
+        for (what, token, reason) in &bad_tokens {
             let reply = invoke(&app, &get(&path, &[("authorization", token)])).await;
             assert_eq!(reply.status, 401, "{what} on {path}");
-            assert_unauthorized(&reply);
+            assert_eq!(reply.refusal, Some(reason.name()), "{what} on {path}");
+            reply.assert_refused(*reason);
         }
     }
-    for (what, token) in &bad_tokens {
+    for (what, token, _) in &bad_tokens {
         let reply = invoke(&app, &share_request(COMPLETED_JOB, token, None)).await;
         assert_eq!(reply.status, 401, "{what} on share");
         let mut post = status_of(COMPLETED_JOB, OWNER);
@@ -209,10 +216,14 @@ async fn forged_or_stale_bearer_tokens_are_401_on_every_route() {
 #[tokio::test]
 async fn without_jwt_secret_bearer_tokens_are_refused() {
     let app = app(&[("JWT_SECRET", "")]).await;
-    assert_unauthorized(&invoke(&app, &as_owner(&job_url(COMPLETED_JOB))).await);
+    invoke(&app, &as_owner(&job_url(COMPLETED_JOB)))
+        .await
+        .assert_refused(Refusal::AlgorithmNotAllowed);
     let mut post = status_of(COMPLETED_JOB, OWNER);
     post["headers"]["authorization"] = json!(bearer(OWNER));
-    assert_unauthorized(&invoke(&app, &post).await);
+    invoke(&app, &post)
+        .await
+        .assert_refused(Refusal::AlgorithmNotAllowed);
     // Authorizer identities need no secret.
     let authorized = with_authorizer(
         get(&job_url(COMPLETED_JOB), &[]),
@@ -536,9 +547,9 @@ async fn share_links_grant_read_of_one_job_until_they_expire() {
     assert_eq!(garbage_auth.status, 200);
 
     // Scoped to its job.
-    assert_unauthorized(
-        &invoke(&app, &with_query(get(&result_url(FAILED_JOB), &[]), &query)).await,
-    );
+    invoke(&app, &with_query(get(&result_url(FAILED_JOB), &[]), &query))
+        .await
+        .assert_refused(Refusal::ShareTokenInvalid);
 }
 
 #[tokio::test]
@@ -582,6 +593,12 @@ async fn bad_share_tokens_are_401_even_with_good_credentials() {
         ("repeated", format!("token={good}&token={good}")),
     ];
     for (what, query) in bad_queries {
+        // Only a token that was once valid for this job is "expired"; the rest never were.
+        let reason = if what.starts_with("expire") {
+            Refusal::ShareTokenExpired
+        } else {
+            Refusal::ShareTokenInvalid
+        };
         for path in [result_url(COMPLETED_JOB), job_url(COMPLETED_JOB)] {
             let reply = invoke(
                 &app,
@@ -589,7 +606,8 @@ async fn bad_share_tokens_are_401_even_with_good_credentials() {
             )
             .await;
             assert_eq!(reply.status, 401, "{what} on {path}");
-            assert_unauthorized(&reply);
+            assert_eq!(reply.refusal, Some(reason.name()), "{what} on {path}");
+            reply.assert_refused(reason);
         }
     }
     assert_eq!(app.reads(), 0, "refused tokens never reach DynamoDB");
@@ -661,7 +679,9 @@ async fn share_route_rules() {
         http_event("POST", &share_url(COMPLETED_JOB), &[], None),
         &format!("token={token}"),
     );
-    assert_unauthorized(&invoke(&app, &with_token_only).await);
+    invoke(&app, &with_token_only)
+        .await
+        .assert_refused(Refusal::Missing);
     let with_token_and_owner =
         with_query(share_request(COMPLETED_JOB, &owner, None), "token=garbage");
     assert_eq!(
@@ -716,7 +736,7 @@ async fn without_a_share_secret_the_route_is_501_first_and_tokens_are_refused() 
         ),
     )
     .await;
-    assert_unauthorized(&reply);
+    reply.assert_refused(Refusal::ShareTokensNotConfigured);
     assert_eq!(app.reads(), 0);
 }
 
@@ -749,4 +769,77 @@ async fn rest_api_query_strings_and_authorizers() {
         .status,
         401
     );
+}
+
+/// DynamoDB serves an item past its TTL until it deletes it, eventually: such a record is
+/// answered exactly as a missing one, on every route.
+#[tokio::test]
+async fn expired_records_are_missing_jobs_on_every_route() {
+    let app = app(&[]).await;
+    let auth = bearer(TEST_USER);
+    let routes = |id: &str| {
+        let path = job_url(id);
+        vec![
+            http_event("GET", &path, &[("authorization", &auth)], None),
+            http_event(
+                "GET",
+                &format!("{path}/result"),
+                &[("authorization", &auth)],
+                None,
+            ),
+            http_event(
+                "POST",
+                &format!("{path}/share"),
+                &[("authorization", &auth)],
+                None,
+            ),
+            status_of(id, TEST_USER),
+        ]
+    };
+    for (expired, missing) in routes("t-expired").iter().zip(routes(MISSING_JOB)) {
+        let expired = invoke(&app, expired).await;
+        expired.assert_error(404, "ERR_JOB_NOT_FOUND");
+        assert_eq!(
+            expired.without_request_id(),
+            invoke(&app, &missing).await.without_request_id()
+        );
+    }
+    // An expires_at that is not a number is ignored (and logged): the job is served.
+    let kept = invoke(
+        &app,
+        &http_event(
+            "GET",
+            &job_url("t-expires-text"),
+            &[("authorization", &auth)],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(kept.status, 200, "{kept:#?}");
+    assert_eq!(kept.data()["expires_at"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_get_status_object_carries_progress_attempts_and_timestamps() {
+    let app = app(&[]).await;
+    let auth = bearer(TEST_USER);
+    let get = |id: &str| http_event("GET", &job_url(id), &[("authorization", &auth)], None);
+    let reply = invoke(&app, &get("t-metadata")).await;
+    assert_eq!(reply.status, 200, "{reply:#?}");
+    assert_eq!(
+        reply.raw_body.as_deref().unwrap_or_default(),
+        r#"{"request_id":"gateway-request-1","data":{"id":"t-metadata","state":"retrying","returnvalue":null,"failedReason":null,"stacktrace":[],"queue":"flickr_upload","progress":{"percent":42,"stage":"uploading","message":"3 of 7 photos"},"attempts":2,"created_at":"2026-12-01T19:32:29.123Z","updated_at":"2026-12-01T19:32:30.000Z","expires_at":"2100-01-01T00:00:00Z"},"error":null}"#
+    );
+    // Metadata of an unusable type is null, never a corrupt record.
+    let unusable = invoke(&app, &get("t-metadata-unusable")).await;
+    assert_eq!(unusable.status, 200, "{unusable:#?}");
+    for key in [
+        "progress",
+        "attempts",
+        "created_at",
+        "updated_at",
+        "expires_at",
+    ] {
+        assert_eq!(unusable.data()[key], Value::Null, "{key}");
+    }
 }

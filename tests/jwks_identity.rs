@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use common::idp::{hmac_token, JwksAnswer, JwksServer, SigningKey};
 use common::*;
 use flickr_job_status::app::App;
+use flickr_job_status::auth::jwks::FIRST_RETRY_AFTER;
+use flickr_job_status::auth::Refusal;
 use flickr_job_status::store::DynamoStore;
 use serde_json::{json, Value};
 
@@ -81,62 +83,51 @@ fn without(mut claims: Value, name: &str) -> Value {
 }
 
 /// One request to each of the four routes for `job_id`, as the caller with `token`.
-fn four_routes(job_id: &str, body_user: &str, token: &str) -> Vec<(&'static str, Value)> {
-    let authorization = format!("Bearer {token}");
-    let auth = [("authorization", authorization.as_str())];
-    let json_auth = [
-        ("authorization", authorization.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let body = json!({"job_id": job_id, "user_id": body_user}).to_string();
-    vec![
-        (
-            "POST /jobs/status",
-            http_event(
-                "POST",
-                "/api/v1/flickr/jobs/status",
-                &json_auth,
-                Some(&body),
-            ),
-        ),
-        (
-            "GET /jobs/{id}",
-            http_event("GET", &format!("/api/v1/flickr/jobs/{job_id}"), &auth, None),
-        ),
-        (
-            "GET /jobs/{id}/result",
-            http_event(
-                "GET",
-                &format!("/api/v1/flickr/jobs/{job_id}/result"),
-                &auth,
-                None,
-            ),
-        ),
-        (
-            "POST /jobs/{id}/share",
-            http_event(
-                "POST",
-                &format!("/api/v1/flickr/jobs/{job_id}/share"),
-                &json_auth,
-                None,
-            ),
-        ),
-    ]
-}
-
 fn get_job(token: &str) -> Value {
     http_event(
         "GET",
-        &format!("/api/v1/flickr/jobs/{COMPLETED_JOB}"),
+        &job_url(COMPLETED_JOB),
         &[("authorization", &format!("Bearer {token}"))],
         None,
     )
 }
 
-fn assert_unauthorized(reply: &Reply, case: &str) {
+fn assert_refused(reply: &Reply, reason: Refusal, case: &str) {
     assert_eq!(reply.status, 401, "{case}: {reply:#?}");
-    reply.assert_error(401, "ERR_UNAUTHORIZED");
-    assert_eq!(reply.header("www-authenticate"), Some("Bearer"), "{case}");
+    assert_eq!(reply.refusal, Some(reason.name()), "{case}");
+    reply.assert_refused(reason);
+}
+
+/// Why each forged or stale provider token of `every_rule_of_the_provider_tokens_is_enforced`
+/// is refused: each case must fail for its own reason, not for an earlier one.
+fn reason_of(case: &str) -> Refusal {
+    use Refusal::*;
+    match case {
+        // A truncated signature is base64 of an impossible length: unreadable, not merely wrong.
+        "no exp" | "a truncated signature" => Malformed,
+        // RS256 without a kid: no key can be named, so nothing after the header is read.
+        "garbage" => UnknownKid,
+        "alg none" => AlgorithmNotAllowed,
+        "HS256 signed with the RSA public key (algorithm confusion)"
+        | "HS256 signed with the JWK's modulus text"
+        | "signed by another key with the same kid"
+        | "RS256 header on an HMAC of the shared secret"
+        | "a tampered payload" => BadSignature,
+        "ES256 naming an RSA key"
+        | "RS256 naming an EC key"
+        | "ES384 on a P-256 key"
+        | "a key that says RS384, a token that says RS256"
+        | "ES512"
+        | "EdDSA" => AlgorithmNotAllowed,
+        "an encryption key" | "no kid" => UnknownKid,
+        "wrong issuer" | "no issuer" => WrongIssuer,
+        "wrong client_id" | "no client_id and no aud" | "wrong aud" => WrongAudience,
+        "wrong token_use" | "no token_use" => WrongTokenUse,
+        "expired beyond the leeway" => Expired,
+        "not yet valid" => NotYetValid,
+        "no user claim" | "a numeric user claim" | "an empty user claim" => UserClaim,
+        other => panic!("no reason written down for {other}"),
+    }
 }
 
 #[tokio::test]
@@ -179,11 +170,19 @@ async fn id_and_access_tokens_follow_the_token_use_setting() {
 
     let access_only = cognito_app(&jwks, &[("JWT_TOKEN_USE", "access")]).await;
     assert_eq!(invoke(&access_only, &get_job(&access)).await.status, 200);
-    assert_unauthorized(&invoke(&access_only, &get_job(&id)).await, "id token");
+    assert_refused(
+        &invoke(&access_only, &get_job(&id)).await,
+        Refusal::WrongTokenUse,
+        "id token",
+    );
 
     let id_only = cognito_app(&jwks, &[("JWT_TOKEN_USE", "id")]).await;
     assert_eq!(invoke(&id_only, &get_job(&id)).await.status, 200);
-    assert_unauthorized(&invoke(&id_only, &get_job(&access)).await, "access token");
+    assert_refused(
+        &invoke(&id_only, &get_job(&access)).await,
+        Refusal::WrongTokenUse,
+        "access token",
+    );
 }
 
 #[tokio::test]
@@ -235,7 +234,8 @@ async fn tokens_that_are_not_valid_are_401_and_never_read_the_table() {
 
     let cases: Vec<(&str, String)> = vec![
         ("alg none", {
-            let header = base64_url(&json!({"alg": "none", "typ": "JWT", "kid": "rsa"}));
+            let header =
+                base64_url(&json!({"alg": "none", "typ": "JWT", "kid": "rsa"}).to_string());
             format!("{header}.{}.", payload_of(&valid))
         }),
         (
@@ -354,14 +354,11 @@ async fn tokens_that_are_not_valid_are_401_and_never_read_the_table() {
             rsa.sign("RS256", &with(good.clone(), USER_CLAIM, json!(""))),
         ),
         ("a tampered payload", {
-            let forged = base64_url(&with(good.clone(), USER_CLAIM, json!(OTHER_USER)));
+            let forged = base64_url(&with(good.clone(), USER_CLAIM, json!(OTHER_USER)).to_string());
             let parts: Vec<&str> = valid.split('.').collect();
             format!("{}.{forged}.{}", parts[0], parts[2])
         }),
-        (
-            "a truncated signature",
-            valid[..valid.len() - 4].to_string(),
-        ),
+        ("a truncated signature", truncated_signature(&valid)),
         (
             "garbage",
             "eyJhbGciOiJSUzI1NiJ9.garbage.garbage".to_string(),
@@ -370,7 +367,7 @@ async fn tokens_that_are_not_valid_are_401_and_never_read_the_table() {
     for (case, token) in &cases {
         for (route, event) in four_routes(COMPLETED_JOB, OWNER, token) {
             let reply = invoke(&app, &event).await;
-            assert_unauthorized(&reply, &format!("{case} on {route}"));
+            assert_refused(&reply, reason_of(case), &format!("{case} on {route}"));
         }
     }
     assert_eq!(app.reads(), 0, "refused tokens never reach DynamoDB");
@@ -387,7 +384,7 @@ async fn without_a_key_set_asymmetric_tokens_are_401_not_503() {
     let key = SigningKey::rsa("k", "rsa-a");
     let app = app(&[("JWT_USER_CLAIM", USER_CLAIM)]).await;
     let reply = invoke(&app, &get_job(&key.sign("RS256", &access_claims(OWNER)))).await;
-    assert_unauthorized(&reply, "no JWT_JWKS_URL");
+    assert_refused(&reply, Refusal::AlgorithmNotAllowed, "no JWT_JWKS_URL");
     assert_eq!(app.reads(), 0);
 }
 
@@ -425,15 +422,54 @@ async fn a_flood_of_unknown_kids_costs_one_fetch() {
         .collect();
     let replies = futures::future::join_all(flood.iter().map(|event| invoke(&app, event))).await;
     for reply in &replies {
-        assert_unauthorized(reply, "unknown kid");
+        assert_refused(reply, Refusal::UnknownKid, "unknown kid");
     }
     for event in flood.iter().take(50) {
-        assert_unauthorized(&invoke(&app, event).await, "unknown kid, sequential");
+        assert_refused(
+            &invoke(&app, event).await,
+            Refusal::UnknownKid,
+            "unknown kid, sequential",
+        );
     }
     assert_eq!(
         jwks.fetches(),
         2,
         "the init fetch and one for the unknown kids"
+    );
+    assert_eq!(app.reads(), 0);
+}
+
+/// The review's fetch storm: with the provider failing since cold start, 100 unsigned
+/// RS256-shaped tokens (each naming a new `kid`) made 101 fetches. Now they all get the 503
+/// without a fetch of their own while the back-off runs (docs/API.md#8-caller-identity).
+#[tokio::test]
+async fn forged_tokens_while_the_provider_fails_cause_no_fetch_storm() {
+    let jwks = JwksServer::start(JwksAnswer::Status(500)).await;
+    let app = cognito_app(&jwks, &[]).await;
+    assert_eq!(jwks.fetches(), 1, "the failed init fetch");
+    let forged: Vec<Value> = (0..100)
+        .map(|i| {
+            let header =
+                base64_url(&json!({"alg": "RS256", "kid": format!("forged-{i}")}).to_string());
+            let claims = base64_url(&access_claims(OWNER).to_string());
+            get_job(&format!("{header}.{claims}.AAAA"))
+        })
+        .collect();
+    let (concurrent, sequential) = forged.split_at(50);
+    let replies =
+        futures::future::join_all(concurrent.iter().map(|event| invoke(&app, event))).await;
+    for reply in replies {
+        reply.assert_error(503, "ERR_SERVICE_UNAVAILABLE");
+    }
+    for event in sequential {
+        invoke(&app, event)
+            .await
+            .assert_error(503, "ERR_SERVICE_UNAVAILABLE");
+    }
+    assert_eq!(
+        jwks.fetches(),
+        1,
+        "100 forged requests within the back-off: no fetch"
     );
     assert_eq!(app.reads(), 0);
 }
@@ -527,11 +563,19 @@ async fn init_with_a_hanging_key_set_is_bounded_and_does_not_fail() {
     let started = Instant::now();
     let app = cognito_app(&jwks, &[]).await;
     assert!(started.elapsed() < Duration::from_millis(JWKS_TIMEOUT_MS + 1_000));
-    // The provider recovers: the next token fetches the set and is accepted.
+    // The provider recovers. Within the back-off after the failed fetch, a token gets the 503
+    // at once, without a fetch; after it, the next token fetches the set and is accepted.
     let key = SigningKey::rsa("k", "rsa-a");
     jwks.answer(JwksAnswer::Keys(vec![key.jwk()]));
-    let reply = invoke(&app, &get_job(&key.sign("RS256", &access_claims(OWNER)))).await;
+    let token = key.sign("RS256", &access_claims(OWNER));
+    let fetches = jwks.fetches();
+    let early = invoke(&app, &get_job(&token)).await;
+    early.assert_error(503, "ERR_SERVICE_UNAVAILABLE");
+    assert_eq!(jwks.fetches(), fetches, "no fetch within the back-off");
+    tokio::time::sleep(FIRST_RETRY_AFTER).await;
+    let reply = invoke(&app, &get_job(&token)).await;
     assert_eq!(reply.status, 200, "{reply:#?}");
+    assert_eq!(jwks.fetches(), fetches + 1);
 }
 
 #[tokio::test]
@@ -546,7 +590,7 @@ async fn hs256_secret_rotation_keeps_old_tokens_and_share_links_working() {
     let old_token = bearer_with(JWT_SECRET, OWNER, |_| {});
     let new_token = bearer_with("the-new-jwt-secret", OWNER, |_| {});
     let stranger = bearer_with("a-third-secret", OWNER, |_| {});
-    let job = format!("/api/v1/flickr/jobs/{COMPLETED_JOB}");
+    let job = job_url(COMPLETED_JOB);
     for token in [&old_token, &new_token] {
         let reply = invoke(
             &rotated,
@@ -560,11 +604,11 @@ async fn hs256_secret_rotation_keeps_old_tokens_and_share_links_working() {
         &http_event("GET", &job, &[("authorization", &stranger)], None),
     )
     .await;
-    assert_unauthorized(&reply, "a secret that is neither");
+    assert_refused(&reply, Refusal::BadSignature, "a secret that is neither");
 
     // A link handed out before the rotation keeps working; new links use the new secret.
     let old_link = share_signer(SHARE_SECRET).mint(COMPLETED_JOB, now_secs() + 600);
-    let result = format!("/api/v1/flickr/jobs/{COMPLETED_JOB}/result");
+    let result = result_url(COMPLETED_JOB);
     let reply = invoke(
         &rotated,
         &with_query(
@@ -600,7 +644,11 @@ async fn hs256_secret_rotation_keeps_old_tokens_and_share_links_working() {
         &with_query(http_event("GET", &result, &[], None), &query),
     )
     .await;
-    assert_unauthorized(&reply, "never signed with the previous secret");
+    assert_refused(
+        &reply,
+        Refusal::ShareTokenInvalid,
+        "never signed with the previous secret",
+    );
     let reply = invoke(
         &after,
         &with_query(
@@ -609,13 +657,17 @@ async fn hs256_secret_rotation_keeps_old_tokens_and_share_links_working() {
         ),
     )
     .await;
-    assert_unauthorized(&reply, "old links end when the previous secret is removed");
+    assert_refused(
+        &reply,
+        Refusal::ShareTokenInvalid,
+        "old links end when the previous secret is removed",
+    );
 }
 
 #[tokio::test]
 async fn the_user_claim_setting_applies_to_authorizer_claims() {
     let app = app(&[("JWT_USER_CLAIM", USER_CLAIM)]).await;
-    let job = format!("/api/v1/flickr/jobs/{COMPLETED_JOB}");
+    let job = job_url(COMPLETED_JOB);
     let shapes = [
         json!({"jwt": {"claims": {"sub": "provider-sub", USER_CLAIM: OWNER}, "scopes": null}}),
         json!({"claims": {"sub": "provider-sub", USER_CLAIM: OWNER}}),
@@ -634,7 +686,11 @@ async fn the_user_claim_setting_applies_to_authorizer_claims() {
         &with_authorizer(http_event("GET", &job, &[], None), provider_sub_only),
     )
     .await;
-    assert_unauthorized(&reply, "the claim is not there: no identity");
+    assert_refused(
+        &reply,
+        Refusal::Missing,
+        "the claim is not there: no identity",
+    );
     let foreign = json!({"jwt": {"claims": {"sub": OWNER, USER_CLAIM: OTHER_USER}}});
     let reply = invoke(
         &app,
@@ -642,9 +698,4 @@ async fn the_user_claim_setting_applies_to_authorizer_claims() {
     )
     .await;
     reply.assert_error(404, "ERR_JOB_NOT_FOUND");
-}
-
-fn base64_url(value: &Value) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
 }

@@ -10,9 +10,9 @@ use jsonwebtoken::errors::{ErrorKind, Result};
 use jsonwebtoken::signature::{Error as SignatureError, Signer, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
 use ring::hmac;
-use ring::signature::{
-    EcdsaVerificationAlgorithm, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey,
-};
+use ring::signature::{RsaPublicKeyComponents, UnparsedPublicKey};
+
+use super::algorithms::{self, Scheme};
 
 static PROVIDER: CryptoProvider = CryptoProvider {
     signer_factory,
@@ -37,27 +37,18 @@ fn signer_factory(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn Jw
 }
 
 fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
-    use ring::signature as ring_sig;
-    let scheme = match algorithm {
-        Algorithm::HS256 => {
+    let supported = algorithms::supported(*algorithm).ok_or(ErrorKind::InvalidAlgorithm)?;
+    match supported.scheme {
+        Scheme::Hmac => {
             let secret = key.try_get_as_bytes()?;
-            return Ok(Box::new(Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret))));
+            Ok(Box::new(Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret))))
         }
-        Algorithm::RS256 => Scheme::Rsa(&ring_sig::RSA_PKCS1_2048_8192_SHA256),
-        Algorithm::RS384 => Scheme::Rsa(&ring_sig::RSA_PKCS1_2048_8192_SHA384),
-        Algorithm::RS512 => Scheme::Rsa(&ring_sig::RSA_PKCS1_2048_8192_SHA512),
-        Algorithm::PS256 => Scheme::Rsa(&ring_sig::RSA_PSS_2048_8192_SHA256),
-        Algorithm::PS384 => Scheme::Rsa(&ring_sig::RSA_PSS_2048_8192_SHA384),
-        Algorithm::PS512 => Scheme::Rsa(&ring_sig::RSA_PSS_2048_8192_SHA512),
-        Algorithm::ES256 => Scheme::Ecdsa(&ring_sig::ECDSA_P256_SHA256_FIXED),
-        Algorithm::ES384 => Scheme::Ecdsa(&ring_sig::ECDSA_P384_SHA384_FIXED),
-        _ => return Err(ErrorKind::InvalidAlgorithm.into()),
-    };
-    Ok(Box::new(PublicKey {
-        algorithm: *algorithm,
-        scheme,
-        key: key.kind().clone(),
-    }))
+        scheme => Ok(Box::new(PublicKey {
+            algorithm: *algorithm,
+            scheme,
+            key: key.kind().clone(),
+        })),
+    }
 }
 
 /// HMAC-SHA256, compared in constant time by ring.
@@ -87,11 +78,6 @@ impl JwtSigner for Hs256 {
     }
 }
 
-enum Scheme {
-    Rsa(&'static RsaParameters),
-    Ecdsa(&'static EcdsaVerificationAlgorithm),
-}
-
 /// A public key as a JWK gives it: RSA modulus and exponent, or an uncompressed EC point.
 struct PublicKey {
     algorithm: Algorithm,
@@ -112,7 +98,8 @@ impl Verifier<Vec<u8>> for PublicKey {
             (Scheme::Ecdsa(algorithm), DecodingKeyKind::SecretOrDer(point)) => {
                 UnparsedPublicKey::new(*algorithm, point).verify(message, signature)
             }
-            // A key of the other family: the caller checks kty against alg, this is a backstop.
+            // A key of the other family (or a secret): the caller checks kty against alg, this
+            // is a backstop.
             _ => return Err(SignatureError::new()),
         };
         checked.map_err(|_| SignatureError::new())

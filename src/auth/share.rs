@@ -8,6 +8,7 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use super::Refusal;
 use crate::config::Secrets;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -38,29 +39,34 @@ impl ShareSigner {
     }
 
     /// True when `token` was minted for `job_id` with the current or the previous secret and
-    /// `now` is before its expiry. Signatures are compared in constant time (`verify_slice`).
+    /// `now` is before its expiry.
     pub fn verify(&self, job_id: &str, token: &str, now: u64) -> bool {
-        let Some((expiry, signature)) = token.split_once('.') else {
-            return false;
-        };
+        self.check(job_id, token, now).is_ok()
+    }
+
+    /// The token's expiry (unix seconds) when it is valid for `job_id` at `now`, else why not.
+    /// Signatures are compared in constant time (`verify_slice`), before the expiry is looked at.
+    pub fn check(&self, job_id: &str, token: &str, now: u64) -> Result<u64, Refusal> {
+        let invalid = Refusal::ShareTokenInvalid;
+        let (expiry, signature) = token.split_once('.').ok_or(invalid)?;
         if expiry.is_empty() || expiry.len() > 12 || !expiry.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
+            return Err(invalid);
         }
-        let Ok(expires_at) = expiry.parse::<u64>() else {
-            return false;
-        };
-        let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
-            return false;
-        };
-        // Expiry is exact: no leeway, the token is dead from its expiry second on.
-        now < expires_at
-            && std::iter::once(&self.current)
-                .chain(&self.previous)
-                .any(|key| {
-                    mac(key, job_id, expires_at)
-                        .verify_slice(&signature)
-                        .is_ok()
-                })
+        let expires_at = expiry.parse::<u64>().map_err(|_| invalid)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid)?;
+        let signed = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .any(|key| {
+                mac(key, job_id, expires_at)
+                    .verify_slice(&signature)
+                    .is_ok()
+            });
+        match (signed, now < expires_at) {
+            (false, _) => Err(invalid),
+            // Expiry is exact: no leeway, the token is dead from its expiry second on.
+            (true, false) => Err(Refusal::ShareTokenExpired),
+            (true, true) => Ok(expires_at),
+        }
     }
 }
 
@@ -143,6 +149,31 @@ mod tests {
         assert!(
             !signer_for(b"other").verify("job-1", &token, NOW),
             "bound to the secret"
+        );
+    }
+
+    #[test]
+    fn refusals_say_whether_the_token_expired_or_was_never_valid() {
+        let signer = signer_for(b"secret");
+        let token = signer.mint("job-1", NOW + 60);
+        assert_eq!(signer.check("job-1", &token, NOW), Ok(NOW + 60));
+        assert_eq!(
+            signer.check("job-1", &token, NOW + 60),
+            Err(Refusal::ShareTokenExpired)
+        );
+        assert_eq!(
+            signer.check("job-2", &token, NOW),
+            Err(Refusal::ShareTokenInvalid)
+        );
+        // A forged token is invalid even when its expiry has passed: the signature comes first.
+        let forged = signer_for(b"other").mint("job-1", NOW - 1);
+        assert_eq!(
+            signer.check("job-1", &forged, NOW),
+            Err(Refusal::ShareTokenInvalid)
+        );
+        assert_eq!(
+            signer.check("job-1", "", NOW),
+            Err(Refusal::ShareTokenInvalid)
         );
     }
 

@@ -50,6 +50,9 @@ pub struct Request {
     pub gateway_request_id: Option<String>,
     /// `requestContext.authorizer` as API Gateway put it there.
     pub authorizer: Option<Value>,
+    /// When API Gateway received the request (epoch ms: `requestContext.timeEpoch` of payload
+    /// 2.0, `requestTimeEpoch` of 1.0), when the event says.
+    pub request_time_ms: Option<u64>,
 }
 
 impl Request {
@@ -102,6 +105,9 @@ struct RawContext {
     http: Option<RawHttp>,
     authorizer: Option<Value>,
     elb: Option<Value>,
+    // Values, not numbers: a field of the wrong type must not make the event unreadable.
+    time_epoch: Option<Value>,
+    request_time_epoch: Option<Value>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -109,6 +115,18 @@ struct RawContext {
 struct RawHttp {
     method: Option<String>,
     path: Option<String>,
+}
+
+/// Epoch times below this (2001-09-09 in milliseconds) are seconds: `cargo lambda watch` writes
+/// `timeEpoch` in seconds, API Gateway in milliseconds.
+const EARLIEST_EPOCH_MS: u64 = 1_000_000_000_000;
+
+fn epoch_ms(time: u64) -> u64 {
+    if time < EARLIEST_EPOCH_MS {
+        time.saturating_mul(1000)
+    } else {
+        time
+    }
 }
 
 /// Reads a Lambda event. `None` when it is not an HTTP event of any known shape.
@@ -164,6 +182,11 @@ pub fn parse_event(raw: &str) -> Option<Request> {
     };
 
     let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false));
+    let request_time_ms = context
+        .time_epoch
+        .or(context.request_time_epoch)
+        .and_then(|time| time.as_u64())
+        .map(epoch_ms);
 
     Some(Request {
         origin,
@@ -174,6 +197,7 @@ pub fn parse_event(raw: &str) -> Option<Request> {
         body,
         gateway_request_id: context.request_id.filter(|id| !id.is_empty()),
         authorizer: context.authorizer,
+        request_time_ms,
     })
 }
 
@@ -255,7 +279,7 @@ mod tests {
             "rawPath": "/api/v1/flickr/jobs/abc",
             "rawQueryString": "token=a%2Bb&token=c",
             "headers": {"Content-Type": "application/json"},
-            "requestContext": {"requestId": "req-1", "http": {"method": "GET", "path": "/api/v1/flickr/jobs/abc"}},
+            "requestContext": {"requestId": "req-1", "timeEpoch": 1796153549123u64, "http": {"method": "GET", "path": "/api/v1/flickr/jobs/abc"}},
             "body": "e30=",
             "isBase64Encoded": true
         }));
@@ -269,6 +293,7 @@ mod tests {
         );
         assert_eq!(request.body, Body::Bytes(b"{}".to_vec()));
         assert_eq!(request.gateway_request_id.as_deref(), Some("req-1"));
+        assert_eq!(request.request_time_ms, Some(1_796_153_549_123));
     }
 
     #[test]
@@ -281,7 +306,7 @@ mod tests {
             "multiValueHeaders": {"content-type": ["application/json"], "X-Many": ["1", "2"]},
             "queryStringParameters": null,
             "multiValueQueryStringParameters": {"token": ["t1", "t2"]},
-            "requestContext": {"requestId": "rest-1", "stage": "prod"},
+            "requestContext": {"requestId": "rest-1", "stage": "prod", "requestTimeEpoch": 1796153549000u64},
             "body": "{}",
             "isBase64Encoded": false
         }));
@@ -289,6 +314,17 @@ mod tests {
         assert_eq!(request.path, "/api/v1/flickr/jobs/status");
         assert_eq!(request.header_values("x-many").count(), 2);
         assert_eq!(request.query_values("token").count(), 2);
+        assert_eq!(request.request_time_ms, Some(1_796_153_549_000));
+    }
+
+    #[test]
+    fn a_request_time_in_seconds_is_read_as_seconds() {
+        let request = parse(json!({
+            "version": "2.0",
+            "rawPath": "/api/v1/flickr/jobs/abc",
+            "requestContext": {"http": {"method": "GET", "path": "/api/v1/flickr/jobs/abc"}, "timeEpoch": 1796172426u64}
+        }));
+        assert_eq!(request.request_time_ms, Some(1_796_172_426_000));
     }
 
     #[test]

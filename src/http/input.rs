@@ -71,6 +71,19 @@ pub fn share_lifetime(body: &Map<String, Value>) -> Result<u64, ApiError> {
 
 /// A job id from the path: percent-decoded, then held to the same rules as body ids.
 pub fn path_id(segment: &str) -> Result<String, ApiError> {
+    // percent-encoding passes a malformed escape on as it is; an id must not mean two things.
+    let bytes = segment.as_bytes();
+    let malformed = bytes.iter().enumerate().any(|(at, byte)| {
+        *byte == b'%'
+            && !bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return Err(ApiError::invalid(
+            "job_id in the path has a malformed percent-escape",
+        ));
+    }
     let id = percent_encoding::percent_decode_str(segment)
         .decode_utf8()
         .map_err(|_| ApiError::invalid("job_id in the path is not valid UTF-8"))?;
@@ -78,7 +91,18 @@ pub fn path_id(segment: &str) -> Result<String, ApiError> {
     Ok(id.into_owned())
 }
 
-/// The id rules of API.md §3.1: 1..=256 bytes, no control characters (Unicode Cc).
+/// A job id a share link can carry: `.` and `..` cannot be a path segment (clients and browsers
+/// remove dot segments, even percent-encoded), so a link to them could never be opened.
+pub fn shareable_id(job_id: &str) -> Result<(), ApiError> {
+    if job_id == "." || job_id == ".." {
+        return Err(ApiError::invalid(
+            "job_id . and .. cannot be shared: clients remove them from a URL path",
+        ));
+    }
+    Ok(())
+}
+
+/// The id rules of docs/API.md#1-conventions: 1..=256 bytes, no control characters (Unicode Cc).
 pub fn validate_id(name: &str, id: &str) -> Result<(), ApiError> {
     if id.is_empty() {
         return Err(ApiError::InvalidRequest(Cow::Owned(format!(
@@ -146,6 +170,25 @@ mod tests {
         assert_eq!(path_id("a%2Fb%20c").unwrap(), "a/b c");
         assert!(path_id("%FF").is_err());
         assert!(path_id("a%0Ab").is_err());
+        assert_eq!(path_id("%2e").unwrap(), ".");
+        for malformed in ["%zz", "a%", "%", "a%4", "%4g", "100%"] {
+            assert_eq!(
+                path_id(malformed),
+                Err(ApiError::invalid(
+                    "job_id in the path has a malformed percent-escape"
+                )),
+                "{malformed}"
+            );
+        }
+    }
+
+    #[test]
+    fn dot_ids_cannot_be_shared() {
+        assert!(shareable_id(".").is_err());
+        assert!(shareable_id("..").is_err());
+        for fine in ["...", ".a", "a.", "status"] {
+            assert!(shareable_id(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub payload: Payload,
+    /// False for an answer that must never be compressed (one that carries a token:
+    /// docs/API.md#compression-and-size-limits).
+    pub compressible: bool,
 }
 
 #[derive(Debug)]
@@ -27,8 +30,11 @@ pub enum Payload {
     /// `data`, already serialized (it is hashed for the ETag, so it is serialized once).
     Data(Box<RawValue>),
     Error(ApiError),
-    /// 304: no body at all.
-    NotModified,
+    /// 304: no body at all; the length of the `data` its 200 would carry (that answer's
+    /// encoding decides the tag the 304 repeats).
+    NotModified(usize),
+    /// A page for a person (src/page); its content type and policy headers are the response's.
+    Html(String),
 }
 
 #[derive(Serialize)]
@@ -50,14 +56,45 @@ impl Response {
             status,
             headers: Vec::new(),
             payload: Payload::Data(data),
+            compressible: true,
         }
     }
 
-    pub fn not_modified() -> Self {
+    /// A 304 for a client that holds the 200 whose `data` is `data_len` bytes long.
+    pub fn not_modified(data_len: usize) -> Self {
         Response {
             status: 304,
             headers: Vec::new(),
-            payload: Payload::NotModified,
+            payload: Payload::NotModified(data_len),
+            compressible: true,
+        }
+    }
+
+    /// This answer is never compressed (it carries a secret: a compressed body next to
+    /// attacker-chosen text would let its length tell the secret, as in BREACH).
+    pub fn never_compressed(mut self) -> Self {
+        self.compressible = false;
+        self
+    }
+
+    /// The body length of the 200 that a 304 stands for, in the envelope with this request id.
+    pub fn length_of_200(&self, request_id: &str) -> Option<usize> {
+        match self.payload {
+            Payload::NotModified(data_len) => {
+                let null = RawValue::from_string("null".to_string()).ok()?;
+                Some(envelope(request_id, Some(&null), None).len() - "null".len() + data_len)
+            }
+            _ => None,
+        }
+    }
+
+    /// A page (docs/API.md#pages-for-people) with its own headers.
+    pub fn html(status: u16, body: String, headers: Vec<(&'static str, String)>) -> Self {
+        Response {
+            status,
+            headers,
+            payload: Payload::Html(body),
+            compressible: true,
         }
     }
 
@@ -70,9 +107,11 @@ impl Response {
     /// `cache-control` are `no-store`.
     pub fn render(self, request_id: &str) -> (u16, Vec<(&'static str, String)>, Option<String>) {
         let mut headers = self.headers;
-        let (status, body) = match &self.payload {
-            Payload::NotModified => (self.status, None),
-            Payload::Data(data) => (self.status, Some(envelope(request_id, Some(data), None))),
+        let json = !matches!(self.payload, Payload::Html(_));
+        let (status, body) = match self.payload {
+            Payload::NotModified(_) => (self.status, None),
+            Payload::Html(page) => (self.status, Some(page)),
+            Payload::Data(data) => (self.status, Some(envelope(request_id, Some(&data), None))),
             Payload::Error(error) => {
                 headers.extend(
                     error
@@ -87,7 +126,7 @@ impl Response {
                 (error.status(), Some(envelope(request_id, None, Some(body))))
             }
         };
-        if body.is_some() {
+        if body.is_some() && json {
             headers.push(("content-type", JSON_CONTENT_TYPE.to_string()));
         }
         if !headers.iter().any(|(name, _)| *name == "cache-control") {
@@ -97,44 +136,58 @@ impl Response {
         (status, headers, body)
     }
 
-    /// The payload Lambda hands back to the service that invoked it, in that service's format.
+    /// The payload Lambda hands back to the service that invoked it, in that service's format,
+    /// for a request that accepts no content coding (see `http::deliver` for the others).
     pub fn into_lambda(self, origin: Origin, request_id: &str) -> LambdaResponse {
-        let (status, headers, body) = self.render(request_id);
-        let mut header_map = HeaderMap::with_capacity(headers.len());
-        for (name, value) in headers {
-            // A value that cannot be a header (e.g. a request id with control characters from a
-            // hand-made event) is dropped rather than failing the whole response.
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                header_map.append(HeaderName::from_static(name), value);
-            }
+        super::deliver(self, origin, request_id, super::AcceptEncoding::default()).payload
+    }
+}
+
+/// The Lambda payload of a rendered answer; `base64` when the body is bytes (gzip) that the
+/// service must decode before sending them.
+pub fn lambda_payload(
+    origin: Origin,
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Body>,
+) -> LambdaResponse {
+    let mut header_map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // A value that cannot be a header (e.g. a request id with control characters from a
+        // hand-made event) is dropped rather than failing the whole response.
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            header_map.append(HeaderName::from_static(name), value);
         }
-        let body = body.map(Body::Text);
-        let status_code = i64::from(status);
-        match origin {
-            Origin::HttpApi => {
-                let mut response = ApiGatewayV2httpResponse::default();
-                response.status_code = status_code;
-                response.headers = header_map;
-                response.body = body;
-                LambdaResponse::HttpApi(response)
-            }
-            Origin::RestApi => {
-                let mut response = ApiGatewayProxyResponse::default();
-                response.status_code = status_code;
-                response.multi_value_headers = header_map.clone();
-                response.headers = header_map;
-                response.body = body;
-                LambdaResponse::RestApi(response)
-            }
-            Origin::Alb => {
-                let mut response = AlbTargetGroupResponse::default();
-                response.status_code = status_code;
-                response.status_description = Some(status_description(status));
-                response.multi_value_headers = header_map.clone();
-                response.headers = header_map;
-                response.body = body;
-                LambdaResponse::Alb(response)
-            }
+    }
+    let base64 = matches!(body, Some(Body::Binary(_)));
+    let status_code = i64::from(status);
+    match origin {
+        Origin::HttpApi => {
+            let mut response = ApiGatewayV2httpResponse::default();
+            response.status_code = status_code;
+            response.headers = header_map;
+            response.body = body;
+            response.is_base64_encoded = base64;
+            LambdaResponse::HttpApi(response)
+        }
+        Origin::RestApi => {
+            let mut response = ApiGatewayProxyResponse::default();
+            response.status_code = status_code;
+            response.multi_value_headers = header_map.clone();
+            response.headers = header_map;
+            response.body = body;
+            response.is_base64_encoded = base64;
+            LambdaResponse::RestApi(response)
+        }
+        Origin::Alb => {
+            let mut response = AlbTargetGroupResponse::default();
+            response.status_code = status_code;
+            response.status_description = Some(status_description(status));
+            response.multi_value_headers = header_map.clone();
+            response.headers = header_map;
+            response.body = body;
+            response.is_base64_encoded = base64;
+            LambdaResponse::Alb(response)
         }
     }
 }
@@ -145,6 +198,7 @@ impl From<ApiError> for Response {
             status: error.status(),
             headers: Vec::new(),
             payload: Payload::Error(error),
+            compressible: true,
         }
     }
 }
@@ -216,7 +270,7 @@ mod tests {
 
     #[test]
     fn not_modified_has_no_body_and_no_content_type() {
-        let (status, headers, body) = Response::not_modified()
+        let (status, headers, body) = Response::not_modified(10)
             .with_header("etag", "\"x\"")
             .render("r");
         assert_eq!(status, 304);

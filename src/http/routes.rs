@@ -6,6 +6,8 @@ use crate::error::ApiError;
 
 pub const BASE_PATH: &str = "/api/v1/flickr";
 const JOBS_PREFIX: &str = "/api/v1/flickr/jobs/";
+/// `GET /jobs`: the collection itself (no trailing slash).
+const JOBS_COLLECTION: &str = "/api/v1/flickr/jobs";
 /// RFC 3986 unreserved characters stay as they are; everything else in a segment is encoded.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -24,6 +26,10 @@ pub enum Route<'a> {
     JobResult(&'a str),
     /// `POST /jobs/{job_id}/share`.
     Share(&'a str),
+    /// `GET /jobs`: the caller's jobs.
+    ListJobs,
+    /// `POST /jobs/batch`: many jobs by id.
+    Batch,
 }
 
 impl Route<'_> {
@@ -34,19 +40,30 @@ impl Route<'_> {
             Route::JobStatus(_) => "job",
             Route::JobResult(_) => "result",
             Route::Share(_) => "share",
+            Route::ListJobs => "list",
+            Route::Batch => "batch",
         }
     }
 }
 
-/// `/api/v1/flickr/jobs/{job_id}` with the id encoded as one path segment.
+/// `/api/v1/flickr/jobs/{job_id}` with the id encoded as one path segment. The dots of `.` and
+/// `..` are encoded too: as they are, they would not be a segment at all (clients still
+/// normalise even `%2E`, which is why such ids cannot be shared).
 pub fn job_path(job_id: &str) -> String {
-    format!(
-        "{BASE_PATH}/jobs/{}",
-        utf8_percent_encode(job_id, PATH_SEGMENT)
-    )
+    match job_id {
+        "." => format!("{BASE_PATH}/jobs/%2E"),
+        ".." => format!("{BASE_PATH}/jobs/%2E%2E"),
+        _ => format!(
+            "{BASE_PATH}/jobs/{}",
+            utf8_percent_encode(job_id, PATH_SEGMENT)
+        ),
+    }
 }
 
 pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
+    if path == JOBS_COLLECTION {
+        return allowed(method, Route::ListJobs, "GET");
+    }
     let rest = path
         .strip_prefix(JOBS_PREFIX)
         .ok_or(ApiError::RouteNotFound)?;
@@ -59,11 +76,17 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
     let (route, allow) = match second {
         // The bare `/jobs/status` is the original endpoint, never a job id.
         None if first == "status" => (Route::LegacyStatus, "POST"),
+        // So is `/jobs/batch`; `/jobs/batch/result` addresses a job whose id is `batch`.
+        None if first == "batch" => (Route::Batch, "POST"),
         None => (Route::JobStatus(first), "GET"),
         Some("result") => (Route::JobResult(first), "GET"),
         Some("share") => (Route::Share(first), "POST"),
         Some(_) => return Err(ApiError::RouteNotFound),
     };
+    allowed(method, route, allow)
+}
+
+fn allowed<'a>(method: &str, route: Route<'a>, allow: &'static str) -> Result<Route<'a>, ApiError> {
     if method == allow {
         Ok(route)
     } else {
@@ -82,6 +105,9 @@ mod tests {
             job_path("a/b?c d#é"),
             "/api/v1/flickr/jobs/a%2Fb%3Fc%20d%23%C3%A9"
         );
+        assert_eq!(job_path("."), "/api/v1/flickr/jobs/%2E");
+        assert_eq!(job_path(".."), "/api/v1/flickr/jobs/%2E%2E");
+        assert_eq!(job_path("..."), "/api/v1/flickr/jobs/...");
     }
 
     #[test]
@@ -117,6 +143,28 @@ mod tests {
     }
 
     #[test]
+    fn the_collection_and_the_batch() {
+        assert_eq!(route("GET", "/api/v1/flickr/jobs"), Ok(Route::ListJobs));
+        assert_eq!(
+            route("POST", "/api/v1/flickr/jobs"),
+            Err(ApiError::MethodNotAllowed { allow: "GET" })
+        );
+        assert_eq!(route("POST", "/api/v1/flickr/jobs/batch"), Ok(Route::Batch));
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/batch"),
+            Err(ApiError::MethodNotAllowed { allow: "POST" })
+        );
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/batch/result"),
+            Ok(Route::JobResult("batch"))
+        );
+        assert_eq!(
+            route("GET", "/api/v1/flickr/jobs/"),
+            Err(ApiError::RouteNotFound)
+        );
+    }
+
+    #[test]
     fn wrong_method_names_the_allowed_one() {
         assert_eq!(
             route("GET", "/api/v1/flickr/jobs/status"),
@@ -136,7 +184,6 @@ mod tests {
     fn unknown_paths() {
         for path in [
             "/",
-            "/api/v1/flickr/jobs",
             "/api/v1/flickr/jobs/",
             "/api/v1/flickr/jobs//result",
             "/api/v1/flickr/jobs/abc/",

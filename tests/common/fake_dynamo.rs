@@ -20,6 +20,9 @@ pub enum Behaviour {
     },
     /// Starts a 200 answer and closes the connection half-way through the body.
     Truncate,
+    /// Answers the n-th request with the n-th body (status 200), the last one from then on:
+    /// e.g. a `BatchGetItem` that leaves keys unprocessed once, then answers them.
+    Sequence(Vec<String>),
 }
 
 impl Behaviour {
@@ -85,7 +88,17 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, requests: Arc<Atomic
             return;
         };
         buffer.drain(..request_length);
-        requests.fetch_add(1, Ordering::SeqCst);
+        let seen = requests.fetch_add(1, Ordering::SeqCst);
+        let behaviour = match &behaviour {
+            Behaviour::Sequence(bodies) => Behaviour::ok_after(
+                Duration::ZERO,
+                bodies
+                    .get(seen)
+                    .or(bodies.last())
+                    .map_or("{}", String::as_str),
+            ),
+            other => other.clone(),
+        };
         match &behaviour {
             Behaviour::Hang => {
                 // Keep the connection open and silent until the client gives up.
@@ -112,6 +125,7 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, requests: Arc<Atomic
                 let _ = socket.write_all(response.as_bytes()).await;
                 return;
             }
+            Behaviour::Sequence(_) => unreachable!("resolved to an answer above"),
         }
     }
 }

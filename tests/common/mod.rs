@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use flickr_job_status::app::App;
+use flickr_job_status::auth::Refusal;
 use flickr_job_status::config::Config;
-use flickr_job_status::jobs::JobRecord;
-use flickr_job_status::lambda::handle_event;
-use flickr_job_status::store::{sdk_loader, DynamoStore, JobStore, StoreError};
+use flickr_job_status::lambda::answer;
+use flickr_job_status::store::{sdk_loader, DynamoStore, JobStore, StoreError, StoredJob};
+use flickr_job_status::wiring;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -30,11 +31,37 @@ pub const TEST_USER: &str = "user-test-1";
 pub const JWT_SECRET: &str = "local-dev-jwt-secret";
 pub const SHARE_SECRET: &str = "local-dev-share-secret";
 pub const INVOCATION_ID: &str = "invocation-id-1";
+/// The `data` of the completed sample job, exactly as `POST /jobs/status` writes it (the README's
+/// answer, the HTTP tests and dev/sam-local read the same file).
+pub const COMPLETED_STATUS_DATA: &str = include_str!("../fixtures/expected/completed-status.json");
+/// The same job as `GET /jobs/{job_id}` writes it.
+pub const COMPLETED_JOB_DATA: &str = include_str!("../fixtures/expected/completed-job.json");
 
-/// The local DynamoDB server that dev/test started.
+/// The local DynamoDB server that dev/test started. Every test that reads a table gets there
+/// through this function, which notes the test target in `TABLE_READERS_DIR`: dev/test runs
+/// exactly the targets noted on moto again on dynalite, so no table-reading test can skip it.
 pub fn endpoint() -> String {
+    note_table_reader();
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .expect("AWS_ENDPOINT_URL_DYNAMODB is unset: run the tests through dev/test, which starts the local DynamoDB server")
+}
+
+fn note_table_reader() {
+    let Ok(dir) = std::env::var("TABLE_READERS_DIR") else {
+        return;
+    };
+    // The test binary is `<target>-<hash>`: the target's name is what `cargo test --test` takes.
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .and_then(|stem| stem.rsplit_once('-').map(|(name, _)| name.to_string()))
+        .expect("a test binary named <target>-<hash>");
+    let _ = std::fs::create_dir_all(&dir);
+    std::fs::write(std::path::Path::new(&dir).join(target), b"")
+        .expect("TABLE_READERS_DIR is writable");
 }
 
 /// The table dev/test seeded with dev/sample-jobs.json and tests/fixtures/records.json.
@@ -61,7 +88,7 @@ pub async fn app(overrides: &[(&str, &str)]) -> App<Counting<DynamoStore>> {
     endpoint();
     let config = config(overrides);
     let store = DynamoStore::from_config(&config).await;
-    App::new(&config, Counting::new(store))
+    wiring::app(&config, Counting::new(store))
 }
 
 /// The app against another endpoint (a fault-injecting server, a closed port).
@@ -69,7 +96,7 @@ pub async fn app_at(endpoint: &str, overrides: &[(&str, &str)]) -> App<Counting<
     let config = config(overrides);
     let sdk = sdk_loader(&config).endpoint_url(endpoint).load().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config);
-    App::new(&config, Counting::new(store))
+    wiring::app(&config, Counting::new(store))
 }
 
 /// A direct SDK client on the local server, for tests that write records of their own.
@@ -132,9 +159,23 @@ impl<S: JobStore> ReadCount for App<Counting<S>> {
 }
 
 impl<S: JobStore> JobStore for Counting<S> {
-    async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+    async fn get_job(&self, job_id: &str) -> Result<Option<StoredJob>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.get_job(job_id).await
+    }
+
+    // GET /jobs and POST /jobs/batch: one store call each (a Query; a BatchGetItem with retries).
+    async fn query_by_user(
+        &self,
+        query: &flickr_job_status::store::ListQuery<'_>,
+    ) -> Result<flickr_job_status::store::ListPage, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.query_by_user(query).await
+    }
+
+    async fn get_many(&self, job_ids: &[String]) -> Result<HashMap<String, StoredJob>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_many(job_ids).await
     }
 }
 
@@ -143,8 +184,14 @@ impl<S: JobStore> JobStore for Counting<S> {
 pub struct Reply {
     pub status: u16,
     pub headers: HashMap<String, String>,
+    /// The body as the client reads it: decoded from base64 and gzip when the payload says so
+    /// (`isBase64Encoded`, `Content-Encoding: gzip`).
     pub raw_body: Option<String>,
+    /// The body's bytes on the wire (after base64, before gzip), when it was base64.
+    pub wire_body: Option<Vec<u8>>,
     pub body: Value,
+    /// Why credentials were refused, as the request's log line names it (on a 401).
+    pub refusal: Option<&'static str>,
 }
 
 impl Reply {
@@ -174,6 +221,18 @@ impl Reply {
         assert_eq!(
             self.header("content-type"),
             Some("application/json; charset=utf-8")
+        );
+    }
+
+    /// Asserts a 401 refusing credentials for `reason`: the one body of every refusal, and the
+    /// challenge that says whether credentials were missing or refused.
+    pub fn assert_refused(&self, reason: Refusal) {
+        self.assert_error(401, "ERR_UNAUTHORIZED");
+        assert_eq!(self.refusal, Some(reason.name()), "{self:#?}");
+        assert_eq!(
+            self.header("www-authenticate"),
+            Some(reason.challenge()),
+            "{self:#?}"
         );
     }
 
@@ -218,11 +277,12 @@ pub async fn invoke_raw<S: JobStore>(app: &App<S>, raw_event: &str, deadline: u6
     context.deadline = deadline;
     let payload =
         serde_json::value::RawValue::from_string(raw_event.to_string()).expect("events are JSON");
-    let response = handle_event(app, LambdaEvent::new(payload, context))
-        .await
-        .expect("infallible");
+    let (response, trace) = answer(app, LambdaEvent::new(payload, context)).await;
     let value = serde_json::to_value(response).expect("responses serialize");
-    parse_lambda_response(&value)
+    Reply {
+        refusal: trace.refusal.map(Refusal::name),
+        ..parse_lambda_response(&value)
+    }
 }
 
 pub fn parse_lambda_response(value: &Value) -> Reply {
@@ -241,17 +301,51 @@ pub fn parse_lambda_response(value: &Value) -> Reply {
                 .collect()
         })
         .unwrap_or_default();
-    let raw_body = value["body"].as_str().map(str::to_string);
+    let (raw_body, wire_body) = read_body(value);
+    // Pages (docs/API.md#pages-for-people) are no JSON: their text is in `raw_body` alone.
+    let page = value["headers"]["content-type"]
+        .as_str()
+        .is_some_and(|kind| kind.starts_with("text/html"));
     let body = raw_body
         .as_deref()
+        .filter(|_| !page)
         .map(|text| serde_json::from_str(text).expect("bodies are JSON"))
         .unwrap_or(Value::Null);
     Reply {
         status,
         headers,
         raw_body,
+        wire_body,
         body,
+        refusal: None,
     }
+}
+
+/// The body of a Lambda HTTP payload as the service delivers it, and as a client that asked for
+/// gzip reads it (curl --compressed): base64 decoded, then gunzipped.
+fn read_body(value: &Value) -> (Option<String>, Option<Vec<u8>>) {
+    use base64::Engine;
+    use std::io::Read;
+    let Some(text) = value["body"].as_str() else {
+        return (None, None);
+    };
+    if value["isBase64Encoded"] != json!(true) {
+        return (Some(text.to_string()), None);
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("a base64 body");
+    let gzip = value["headers"]["content-encoding"] == json!("gzip");
+    let decoded = if gzip {
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut out)
+            .expect("a gzip body of UTF-8");
+        out
+    } else {
+        String::from_utf8(bytes.clone()).expect("a UTF-8 body")
+    };
+    (Some(decoded), Some(bytes))
 }
 
 pub fn now_ms() -> u64 {
@@ -288,6 +382,96 @@ pub fn http_event(method: &str, path: &str, headers: &[(&str, &str)], body: Opti
         event["body"] = json!(body);
     }
     event
+}
+
+/// The routes of a job, by path.
+pub fn job_url(job_id: &str) -> String {
+    format!("/api/v1/flickr/jobs/{job_id}")
+}
+
+pub fn result_url(job_id: &str) -> String {
+    format!("{}/result", job_url(job_id))
+}
+
+pub fn share_url(job_id: &str) -> String {
+    format!("{}/share", job_url(job_id))
+}
+
+/// A GET of `path` (payload 2.0) with these headers.
+pub fn get(path: &str, headers: &[(&str, &str)]) -> Value {
+    http_event("GET", path, headers, None)
+}
+
+/// A GET of `path` with the owner's bearer token.
+pub fn as_owner(path: &str) -> Value {
+    get(path, &[("authorization", &bearer(OWNER))])
+}
+
+/// `POST /jobs/{job_id}/share` with this `Authorization` value and body.
+pub fn share_request(job_id: &str, authorization: &str, body: Option<&str>) -> Value {
+    http_event(
+        "POST",
+        &share_url(job_id),
+        &[
+            ("authorization", authorization),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
+}
+
+/// A share token for `job_id`, signed with the test `SHARE_TOKEN_SECRET`.
+pub fn share_token_for(job_id: &str, expires_at: u64) -> String {
+    share_signer(SHARE_SECRET).mint(job_id, expires_at)
+}
+
+/// The four routes of a job, each with `Authorization: Bearer <token>`, by their names
+/// (`POST /jobs/status` names `body_user` in its body).
+pub fn four_routes(job_id: &str, body_user: &str, token: &str) -> Vec<(&'static str, Value)> {
+    let authorization = format!("Bearer {token}");
+    let auth = [("authorization", authorization.as_str())];
+    let json_auth = [
+        ("authorization", authorization.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = json!({"job_id": job_id, "user_id": body_user}).to_string();
+    vec![
+        (
+            "POST /jobs/status",
+            http_event(
+                "POST",
+                "/api/v1/flickr/jobs/status",
+                &json_auth,
+                Some(&body),
+            ),
+        ),
+        ("GET /jobs/{id}", get(&job_url(job_id), &auth)),
+        ("GET /jobs/{id}/result", get(&result_url(job_id), &auth)),
+        (
+            "POST /jobs/{id}/share",
+            http_event("POST", &share_url(job_id), &json_auth, None),
+        ),
+    ]
+}
+
+/// The token with its signature cut to a length no base64 can have (1 mod 4): unreadable, never
+/// merely wrong, whatever the signature's bytes (cutting a fixed number of characters leaves a
+/// readable signature for some tokens and not for others).
+pub fn truncated_signature(token: &str) -> String {
+    let (signed, signature) = token.rsplit_once('.').expect("a JWS");
+    let keep = signature.len().saturating_sub(1) / 4 * 4 + 1;
+    let keep = if keep == signature.len() {
+        keep - 4
+    } else {
+        keep
+    };
+    format!("{signed}.{}", &signature[..keep])
+}
+
+/// Text as unpadded base64url, the encoding of JWT segments.
+pub fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
 /// `POST /jobs/status` with a JSON body.

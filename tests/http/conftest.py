@@ -3,9 +3,8 @@
 import base64
 import json
 import os
-import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -14,6 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from watch import cargo_lambda_watch  # noqa: E402
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -21,14 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "local-dev-jwt-secret"
 SHARE_SECRET = "local-dev-share-secret"
 LOG_PATH = ROOT / ".local" / "watch-test.log"
+# The sample jobs in a table with the user index (dev/test seeds it), so GET /jobs answers 200.
+TABLE = os.environ.get("TEST_INDEXED_JOBS_TABLE") or os.environ.get("TEST_JOBS_TABLE", "flickr-jobs-test")
+USER_INDEX = "jobs-by-user" if os.environ.get("TEST_INDEXED_JOBS_TABLE") else ""
 # Every credential the tests send; none may ever appear in the function's logs.
 SENT_CREDENTIALS = [JWT_SECRET, SHARE_SECRET]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Function:
@@ -105,10 +104,10 @@ def function(identity_provider):
     endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
     if not endpoint:
         pytest.fail("AWS_ENDPOINT_URL_DYNAMODB is unset: run through dev/test, which starts the local DynamoDB server")
-    port = free_port()
     env = dict(
         os.environ,
-        JOBS_TABLE=os.environ.get("TEST_JOBS_TABLE", "flickr-jobs-test"),
+        JOBS_TABLE=TABLE,
+        JOBS_USER_INDEX=USER_INDEX,
         JWT_SECRET=JWT_SECRET,
         SHARE_TOKEN_SECRET=SHARE_SECRET,
         JWT_JWKS_URL=identity_provider.url,
@@ -116,34 +115,8 @@ def function(identity_provider):
         AWS_LAMBDA_LOG_LEVEL="INFO",
     )
     env.pop("RUST_LOG", None)
-    LOG_PATH.parent.mkdir(exist_ok=True)
-    log = open(LOG_PATH, "w")
-    process = subprocess.Popen(
-        ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--bin", "flickr-job-status"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"cargo lambda watch did not start; see {log.name}")
-                time.sleep(0.2)
-        served = Function(port)
-        # The first request starts the function (building it if it is not built yet).
-        status, _, _ = served.request("GET", "/api/v1/flickr/jobs/status", timeout=600)
-        assert status == 405, status
-        yield served
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+    with cargo_lambda_watch(env, LOG_PATH) as port:
+        yield Function(port)
 
 
 def mint_token(user_id: str) -> str:

@@ -249,6 +249,12 @@ impl Function {
         }
     }
 
+    /// The process id, to read its CPU time from /proc.
+    #[allow(dead_code)] // not every test target that shares this module measures CPU
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the process and returns every line it wrote.
     pub fn stop(mut self) -> Vec<String> {
         let _ = self.child.kill();

@@ -1,22 +1,18 @@
-//! The domain: a job record, its status view, queue and result — pure functions only.
+//! The domain: a job, its states, queue and result, and the views the routes answer with —
+//! pure functions only.
 
-use serde::Serialize;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+mod etag;
+mod view;
 
-/// A job record as read from the store. Ownership is known apart from the rest, because it
-/// is decided before anything else about the record is looked at.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobRecord {
-    /// `None` when the record has no string `user_id`: it belongs to no one.
-    pub owner: Option<String>,
-    /// The rest, or the name of the attribute that makes the record unusable.
-    pub content: Result<Job, CorruptAttribute>,
-}
+use serde_json::{Number, Value};
+
+pub use etag::{entity_tag, gzip_tag, if_none_match};
+pub use view::{rfc3339_millis, rfc3339_seconds, JobView, PendingView, ProgressView, StatusView};
 
 /// The name of an attribute stored with a type it can never have.
 pub type CorruptAttribute = &'static str;
 
+/// A job record of its owner, decoded (see docs/API.md#10-the-job-record).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub state: String,
@@ -24,25 +20,32 @@ pub struct Job {
     pub failed_reason: Option<String>,
     pub stacktrace: Value,
     pub target: Option<String>,
+    pub meta: Metadata,
 }
 
-/// The `data` of the status routes; field order is the wire order of the original API.
-#[derive(Debug, Serialize)]
-pub struct StatusView<'a> {
-    pub id: &'a str,
-    pub state: &'a str,
-    pub returnvalue: &'a Value,
-    #[serde(rename = "failedReason")]
-    pub failed_reason: Option<&'a str>,
-    pub stacktrace: &'a Value,
-    pub queue: Option<&'static str>,
+/// What the record says about a job besides its outcome. Any of it may be missing, and a value
+/// of an unusable type is shown as missing: metadata never makes a record corrupt.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Metadata {
+    pub progress: Option<Progress>,
+    pub attempts: Option<Number>,
+    /// Epoch milliseconds.
+    pub created_at: Option<u64>,
+    /// Epoch milliseconds.
+    pub updated_at: Option<u64>,
+    /// Epoch seconds (DynamoDB's TTL attribute).
+    pub expires_at: Option<u64>,
+    /// The metadata attributes that were shown as missing because of their type or range,
+    /// for the log.
+    pub unusable: Vec<&'static str>,
 }
 
-/// The `{id, state}` answer of the result route while a job is still pending.
-#[derive(Debug, Serialize)]
-pub struct PendingView<'a> {
-    pub id: &'a str,
-    pub state: &'a str,
+/// How far a running job is; a bare number in the record is the percent.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Progress {
+    pub percent: Option<Number>,
+    pub stage: Option<String>,
+    pub message: Option<String>,
 }
 
 /// What the result route has to say about a job.
@@ -74,6 +77,10 @@ impl Job {
         }
     }
 
+    pub fn job_view<'a>(&'a self, id: &'a str) -> JobView<'a> {
+        JobView::new(self.status_view(id), &self.meta)
+    }
+
     pub fn is_terminal(&self) -> bool {
         self.state == STATE_COMPLETED || self.state == STATE_FAILED
     }
@@ -102,30 +109,6 @@ pub fn queue_for(target: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// A strong entity tag over the serialized `data`. Maps serialize with sorted keys, so the
-/// same record always gives the same bytes, whatever order DynamoDB returned them in.
-pub fn entity_tag(canonical_data: &str) -> String {
-    let digest = Sha256::digest(canonical_data.as_bytes());
-    format!("\"{}\"", base64_url(&digest[..16]))
-}
-
-fn base64_url(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// RFC 9110 §13.1.2: does `If-None-Match` (one or more header values) match `etag`?
-/// Weak comparison: `W/"x"` matches `"x"`.
-pub fn if_none_match(header_values: &[&str], etag: &str) -> bool {
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
-    let ours = opaque(etag);
-    header_values
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || opaque(tag) == ours)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +121,7 @@ mod tests {
             failed_reason: None,
             stacktrace: json!([]),
             target: Some("upload".into()),
+            meta: Metadata::default(),
         }
     }
 
@@ -212,26 +196,5 @@ mod tests {
                 reason: "Token not found"
             }
         );
-    }
-
-    #[test]
-    fn entity_tags_follow_content() {
-        let a = entity_tag(r#"{"id":"1"}"#);
-        assert_eq!(a, entity_tag(r#"{"id":"1"}"#));
-        assert_ne!(a, entity_tag(r#"{"id":"2"}"#));
-        assert!(a.starts_with('"') && a.ends_with('"'));
-    }
-
-    #[test]
-    fn if_none_match_rules() {
-        let tag = "\"abc\"";
-        assert!(if_none_match(&["\"abc\""], tag));
-        assert!(if_none_match(&["W/\"abc\""], tag));
-        assert!(if_none_match(&["\"x\", W/\"abc\""], tag));
-        assert!(if_none_match(&["\"x\"", "\"abc\""], tag));
-        assert!(if_none_match(&["*"], tag));
-        assert!(!if_none_match(&["\"abcd\""], tag));
-        assert!(!if_none_match(&["abc"], tag));
-        assert!(!if_none_match(&[], tag));
     }
 }
