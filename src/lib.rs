@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod lambda;
 pub mod logging;
+pub mod malloc;
 pub mod page;
 pub mod store;
 pub mod telemetry;
