@@ -6,9 +6,12 @@ use lambda_runtime::Error;
 fn main() -> Result<(), Error> {
     // Before any thread exists: the environment is changed only here.
     flickr_job_status::store::unset_blank_endpoint_variables();
-    flickr_job_status::malloc::keep_big_blocks_out_of_the_heap();
+    let max_concurrency = lambda::max_concurrency();
+    if max_concurrency > 1 {
+        flickr_job_status::malloc::keep_big_blocks_out_of_the_heap();
+    }
     flickr_job_status::logging::init();
-    lambda::tokio_runtime(lambda::max_concurrency())?.block_on(run())
+    lambda::tokio_runtime(max_concurrency)?.block_on(run())
 }
 
 async fn run() -> Result<(), Error> {

