@@ -5,7 +5,8 @@
 /// size of each such block freed, after which big blocks come from the heap. With invocations
 /// overlapping, other invocations' small allocations pin the space around them, and at 32 at
 /// once the peak resident set crept up in ~350 KB steps: 26.9 → 28.4 MB between 100,000 and
-/// 1,000,000 invocations, against 20.3 → 21.1 MB with this (docs/failure-behaviour.md, "Soak").
+/// 1,000,000 invocations, against 20.3 → 20.6 MB with this (21.1 in a second run;
+/// docs/failure-behaviour.md, "Soak").
 /// Setting the threshold once turns the raising off.
 ///
 /// Only for several invocations at once (main.rs): one at a time the heap is reused exactly

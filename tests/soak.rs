@@ -83,7 +83,7 @@ async fn soak(mode: &str, concurrency: Option<usize>, unique_trace_ids: bool) {
     let mut marks: Vec<usize> = (1..=10).map(|tenth| tenth * step).collect();
     // Descriptors and Runtime API connections are judged while invocations are still being
     // handed out: once all are, the double holds every further poll open for good, so the
-    // function's last answers need connections of their own.
+    // function's last answers need connections of their own. 64: twice the most at once.
     let handing_out_until = total.saturating_sub(64).max(warm_up);
     marks.push(warm_up);
     marks.push(handing_out_until);
