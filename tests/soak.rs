@@ -1,8 +1,8 @@
-//! A soak: many invocations of a realistic mix (tests/soak_support: every route, identity and
-//! error, big and small records) into one process of the built binary, one at a time and 32 at
-//! once, against a fast DynamoDB double (moto would be what is measured). Every answer is
-//! checked; after a warm-up the peak resident set grows by less than 1 MB, and open file
-//! descriptors and Runtime API connections stay flat.
+//! A soak: many invocations of a realistic mix (tests/soak_support: every route but `GET /jobs`,
+//! identity and error, big and small records) into one process of the built binary, one at a
+//! time and 32 at once, against a fast DynamoDB double (moto would be what is measured). Every
+//! answer is checked; after a warm-up the peak resident set grows by less than 1 MB, and open
+//! file descriptors and Runtime API connections stay flat.
 //!
 //! `SOAK_INVOCATIONS` per mode (default 10,000: the reduced size of ./dev/test); the long run
 //! (docs/failure-behaviour.md): `SOAK_INVOCATIONS=1000000 cargo test --release --test soak --

@@ -1,6 +1,7 @@
 //! Shared by tests/soak.rs and tests/faults_under_load.rs: a realistic mix of invocations (every
-//! route, identity and error, big and small records) with the answer each must get, the built
-//! binary started against the doubles, and what /proc says about its memory and descriptors.
+//! route but `GET /jobs`, every identity and error, big and small records) with the answer each
+//! must get, the built binary started against the doubles, and what /proc says about its memory
+//! and descriptors.
 #![allow(dead_code)]
 
 pub mod runtime;
@@ -21,6 +22,9 @@ use crate::common::{
     status_of, status_request, with_query, COMPLETED_JOB, FAILED_JOB, JWT_SECRET, MISSING_JOB,
     OTHER_USER, OWNER, QUEUED_JOB, TEST_USER,
 };
+
+/// The batch of the mix: two of the owner's jobs and a missing one, answered in this order.
+const BATCH: &[&str] = &[COMPLETED_JOB, QUEUED_JOB, MISSING_JOB];
 
 /// A bearer token for `user_id` valid for a day: a million invocations on a loaded machine
 /// outlast the ten minutes of `common::bearer` (one run took 14 min, and from the tenth minute
@@ -49,6 +53,8 @@ pub struct Kind {
     pub reads: bool,
     /// A page for people rather than the JSON envelope.
     pub html: bool,
+    /// The ids `data.jobs` must carry, in order (200s of `POST /jobs/batch`).
+    pub batch: Option<&'static [&'static str]>,
 }
 
 fn kind(name: &'static str, event: Value, status: u16, code: Option<&'static str>) -> Kind {
@@ -63,6 +69,7 @@ fn kind(name: &'static str, event: Value, status: u16, code: Option<&'static str
             && status != 405
             && code != Some("ERR_ROUTE_NOT_FOUND"),
         html: false,
+        batch: None,
     }
 }
 
@@ -156,6 +163,23 @@ pub fn mix() -> Vec<Kind> {
             None,
         ),
         page,
+        Kind {
+            batch: Some(BATCH),
+            ..kind(
+                "batch own and missing",
+                http_event(
+                    "POST",
+                    "/api/v1/flickr/jobs/batch",
+                    &[
+                        ("authorization", &bearer(OWNER)),
+                        ("content-type", "application/json"),
+                    ],
+                    Some(&json!({ "job_ids": BATCH }).to_string()),
+                ),
+                200,
+                None,
+            )
+        },
         with_id(
             kind("status big own", status_of("t-huge", TEST_USER), 200, None),
             "t-huge",
@@ -300,6 +324,15 @@ pub fn judge(
     if let Some(id) = kind.job_id {
         if envelope["data"]["id"] != json!(id) {
             return Some(format!("another job's data: {}", envelope["data"]["id"]));
+        }
+    }
+    if let Some(ids) = kind.batch {
+        let answered: Vec<Option<&str>> = envelope["data"]["jobs"]
+            .as_array()
+            .map(|jobs| jobs.iter().map(|job| job["id"].as_str()).collect())
+            .unwrap_or_default();
+        if answered != ids.iter().map(|id| Some(*id)).collect::<Vec<_>>() {
+            return Some(format!("a batch of other jobs: {answered:?}"));
         }
     }
     None

@@ -1,4 +1,5 @@
-//! A DynamoDB double for long runs: answers `GetItem` from the fixtures' items, fast (the soak
+//! A DynamoDB double for long runs: answers `GetItem` and `BatchGetItem` from the fixtures'
+//! items, fast (the soak
 //! must not measure moto), and, when asked, injects seeded faults at random: latency spikes,
 //! throttling, 5xx, dropped connections and half-written answers.
 
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -35,7 +36,10 @@ pub struct TableDouble {
 }
 
 struct Shared {
+    /// GetItem answers by job id.
     items: HashMap<String, String>,
+    /// The items themselves, for BatchGetItem.
+    raw_items: HashMap<String, Value>,
     faults: Faults,
     /// A splitmix64 state: each request takes the next number, so a run is reproducible from
     /// its seed up to the order in which concurrent requests arrive.
@@ -43,21 +47,20 @@ struct Shared {
     requests: Arc<AtomicUsize>,
 }
 
-/// The items of dev/sample-jobs.json and tests/fixtures/records.json, as GetItem answers
-/// (`{"Item": …}`), by job id.
-fn fixture_answers() -> HashMap<String, String> {
-    let mut answers = HashMap::new();
+/// The items of dev/sample-jobs.json and tests/fixtures/records.json, by job id.
+fn fixture_items() -> HashMap<String, Value> {
+    let mut items = HashMap::new();
     for json in [
         include_str!("../../dev/sample-jobs.json"),
         include_str!("../fixtures/records.json"),
     ] {
-        let items: Vec<Value> = serde_json::from_str(json).expect("typed JSON");
-        for item in items {
+        let list: Vec<Value> = serde_json::from_str(json).expect("typed JSON");
+        for item in list {
             let id = item["jobId"]["S"].as_str().expect("a jobId").to_string();
-            answers.insert(id, serde_json::json!({ "Item": item }).to_string());
+            items.insert(id, item);
         }
     }
-    answers
+    items
 }
 
 impl TableDouble {
@@ -65,8 +68,13 @@ impl TableDouble {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let requests = Arc::new(AtomicUsize::new(0));
+        let raw_items = fixture_items();
         let shared = Arc::new(Shared {
-            items: fixture_answers(),
+            items: raw_items
+                .iter()
+                .map(|(id, item)| (id.clone(), json!({ "Item": item }).to_string()))
+                .collect(),
+            raw_items,
             faults,
             rng: AtomicU64::new(seed),
             requests: requests.clone(),
@@ -126,6 +134,23 @@ fn key_of(body: &[u8]) -> Option<String> {
     key.values().next()?["S"].as_str().map(str::to_string)
 }
 
+/// A BatchGetItem answer: every key the fixtures hold, nothing unprocessed.
+fn batch_answer(shared: &Shared, body: &[u8]) -> String {
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    let mut responses = serde_json::Map::new();
+    for (table, asked) in request["RequestItems"].as_object().into_iter().flatten() {
+        let found: Vec<&Value> = asked["Keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|key| key.as_object()?.values().next()?["S"].as_str())
+            .filter_map(|id| shared.raw_items.get(id))
+            .collect();
+        responses.insert(table.clone(), json!(found));
+    }
+    json!({ "Responses": responses, "UnprocessedKeys": {} }).to_string()
+}
+
 async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
     let mut buffer = Vec::new();
     loop {
@@ -138,9 +163,15 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
             .map_or(request.len(), |at| at + 4);
-        let answer = key_of(&request[body_start..])
-            .and_then(|key| shared.items.get(&key).cloned())
-            .unwrap_or_else(|| "{}".to_string());
+        let headers = String::from_utf8_lossy(&request[..body_start]).to_ascii_lowercase();
+        let body = &request[body_start..];
+        let answer = if headers.contains("x-amz-target: dynamodb_20120810.batchgetitem") {
+            batch_answer(&shared, body)
+        } else {
+            key_of(body)
+                .and_then(|key| shared.items.get(&key).cloned())
+                .unwrap_or_else(|| "{}".to_string())
+        };
         let (status, body) = match pick(&shared) {
             Fault::None => (200, answer),
             Fault::Slow => {
