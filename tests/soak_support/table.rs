@@ -1,7 +1,6 @@
 //! A DynamoDB double for long runs: answers `GetItem` and `BatchGetItem` from the fixtures'
-//! items, fast (the soak
-//! must not measure moto), and, when asked, injects seeded faults at random: latency spikes,
-//! throttling, 5xx, dropped connections and half-written answers.
+//! items, fast (the soak must not measure moto), and, when asked, injects seeded faults at
+//! random: latency spikes, throttling, 5xx, dropped connections and half-written answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
