@@ -20,7 +20,7 @@ use common::{get, job_url, now_secs, COMPLETED_JOB, OWNER};
 use serde_json::json;
 use soak_support::runtime::StreamingApi;
 use soak_support::table::{Faults, TableDouble};
-use soak_support::{judge, kind_of, mix, Failures, Function, Kind, TIME_LEFT};
+use soak_support::{env_number, generator, judge, kind_of, mix, Failures, Function, Kind};
 
 const DYNAMODB_TIMEOUT_MS: u64 = 300;
 const JWKS_TIMEOUT_MS: u64 = 300;
@@ -29,13 +29,6 @@ const JWKS_TIMEOUT_MS: u64 = 300;
 /// for a machine shared with other builds.
 const BOUND: Duration =
     Duration::from_millis(3 * DYNAMODB_TIMEOUT_MS + 500 + 2 * JWKS_TIMEOUT_MS + 500 + 2_000);
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|n| n.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 /// The mix, plus the identity provider's tokens: a good RS256 token (200, or 503 while no key
 /// set can be had) and one naming a `kid` the provider never published (401, or 503).
@@ -94,13 +87,7 @@ async fn at_32_at_once_every_fault_gets_a_correct_answer_or_a_bounded_503() {
     let failures = Arc::new(Failures::default());
     let unavailable = Arc::new(AtomicUsize::new(0));
     let slowest = Arc::new(Mutex::new(Duration::ZERO));
-    let generate = {
-        let kinds = kinds.clone();
-        Box::new(move |index: usize| {
-            let kind = &kinds[kind_of(index, kinds.len())];
-            (soak_support::event(kind, index), TIME_LEFT)
-        })
-    };
+    let generate = generator(&kinds);
     let check = {
         let (kinds, failures) = (kinds.clone(), failures.clone());
         let (unavailable, slowest) = (unavailable.clone(), slowest.clone());

@@ -17,13 +17,10 @@ use std::time::{Duration, Instant};
 
 use soak_support::runtime::StreamingApi;
 use soak_support::table::{Faults, TableDouble};
-use soak_support::{judge, kind_of, mix, process_stats, Failures, Function, TIME_LEFT};
+use soak_support::{env_number, generator, judge, kind_of, mix, process_stats, Failures, Function};
 
 fn invocations() -> usize {
-    std::env::var("SOAK_INVOCATIONS")
-        .ok()
-        .and_then(|n| n.replace('_', "").parse().ok())
-        .unwrap_or(10_000)
+    env_number("SOAK_INVOCATIONS", 10_000) as usize
 }
 
 /// Peak RSS may grow by less than this after the warm-up.
@@ -44,13 +41,7 @@ async fn soak(mode: &str, concurrency: Option<usize>, unique_trace_ids: bool) {
     let kinds = Arc::new(mix());
     let failures = Arc::new(Failures::default());
     let table = TableDouble::start(Faults::default(), 1).await;
-    let generate = {
-        let kinds = kinds.clone();
-        Box::new(move |index: usize| {
-            let kind = &kinds[kind_of(index, kinds.len())];
-            (soak_support::event(kind, index), TIME_LEFT)
-        })
-    };
+    let generate = generator(&kinds);
     let check = {
         let (kinds, failures) = (kinds.clone(), failures.clone());
         Box::new(

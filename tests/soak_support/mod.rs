@@ -469,3 +469,20 @@ pub type Shared<T> = Arc<Mutex<T>>;
 
 /// How long each invocation may take at most in the mix: generous, the point is the bound.
 pub const TIME_LEFT: Duration = Duration::from_secs(10);
+
+/// The events of a run over `kinds`: invocation `index` is a `kind_of` it, with `TIME_LEFT`.
+pub fn generator(kinds: &Arc<Vec<Kind>>) -> Box<runtime::Generator> {
+    let kinds = kinds.clone();
+    Box::new(move |index: usize| {
+        let kind = &kinds[kind_of(index, kinds.len())];
+        (event(kind, index), TIME_LEFT)
+    })
+}
+
+/// A count or seed from the environment (`1_000_000` allowed), else `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
