@@ -56,8 +56,7 @@ fn main() -> Result<(), Error> {
     let with_store = std::env::var("FLOOR").as_deref() != Ok("runtime");
     lambda::tokio_runtime(1)?.block_on(async move {
         let config = Config::from_env()?;
-        let store: &'static DynamoStore =
-            Box::leak(Box::new(DynamoStore::from_config(&config).await));
+        let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::from_config(&config)));
         if with_store {
             store.warm_up().await;
         }

@@ -269,13 +269,13 @@ async fn exactly_one_dynamodb_request_per_valid_request_and_none_for_rejected_on
 
 #[tokio::test]
 async fn the_init_warm_up_is_one_bounded_read_that_never_fails() {
-    use flickr_job_status::store::{sdk_loader, DynamoStore, WARM_UP_TIMEOUT};
+    use flickr_job_status::store::{sdk_config, DynamoStore, WARM_UP_TIMEOUT};
     let config = config(&[]);
     let store_at = |endpoint: String| {
         let config = config.clone();
         async move {
-            let sdk = sdk_loader(&config).endpoint_url(endpoint).load().await;
-            DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config)
+            let sdk = sdk_config(&config).endpoint_url(endpoint).build();
+            DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(sdk), &config)
         }
     };
     let fake = FakeDynamo::start(Behaviour::ok_after(Duration::ZERO, "{}")).await;
@@ -298,7 +298,7 @@ async fn the_init_warm_up_is_one_bounded_read_that_never_fails() {
 
 #[tokio::test]
 async fn store_error_details_never_carry_the_response_body() {
-    use flickr_job_status::store::{sdk_loader, DynamoStore};
+    use flickr_job_status::store::{sdk_config, DynamoStore};
     let config = config(&[("DYNAMODB_TIMEOUT_MS", "300")]);
     let cases = [
         (
@@ -313,11 +313,8 @@ async fn store_error_details_never_carry_the_response_body() {
     ];
     for (behaviour, body_text) in cases {
         let fake = FakeDynamo::start(behaviour.clone()).await;
-        let sdk = sdk_loader(&config)
-            .endpoint_url(&fake.endpoint)
-            .load()
-            .await;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config);
+        let sdk = sdk_config(&config).endpoint_url(&fake.endpoint).build();
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(sdk), &config);
         let error = store
             .get_job(COMPLETED_JOB)
             .await

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::sdk::sdk_loader;
+use super::sdk::sdk_config;
 use super::{decode_record, JobStore, ListPage, ListQuery, StoreError, StoredJob};
 use crate::config::Config;
 
@@ -35,10 +35,9 @@ pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl DynamoStore {
     /// Builds the SDK client once, at init, with the timeouts and retries from `config`.
-    /// `AWS_ENDPOINT_URL_DYNAMODB` is honoured by the SDK itself.
-    pub async fn from_config(config: &Config) -> Self {
-        let sdk_config = sdk_loader(config).load().await;
-        Self::new(Client::new(&sdk_config), config)
+    /// Region, credentials and endpoint come from the environment (`sdk_config`).
+    pub fn from_config(config: &Config) -> Self {
+        Self::new(Client::from_conf(sdk_config(config).build()), config)
     }
 
     pub fn new(client: Client, config: &Config) -> Self {

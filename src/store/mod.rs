@@ -17,7 +17,7 @@ pub use batch::{BATCH_CHUNK, UNPROCESSED_RETRIES};
 pub use dynamo::{DynamoStore, WARM_UP_TIMEOUT};
 pub use list::{ListPage, ListQuery, StartKey};
 pub use record::{decode_record, StoredJob};
-pub use sdk::{sdk_loader, unset_blank_endpoint_variables, MAX_ATTEMPTS};
+pub use sdk::{sdk_config, MAX_ATTEMPTS};
 
 /// Why a read failed. The detail is for the log, never for the response.
 #[derive(Debug, Clone, PartialEq, Eq)]

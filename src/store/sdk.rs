@@ -1,17 +1,18 @@
-//! The SDK settings of the DynamoDB client: region and credentials from the environment,
-//! timeouts and retries from the configuration, and its HTTPS client (hyper + rustls on ring).
+//! The SDK settings of the DynamoDB client: region, credentials and endpoint from the
+//! environment, timeouts and retries from the configuration, and its HTTPS client (hyper +
+//! rustls on ring).
 
 use std::time::Duration;
 
-use aws_config::environment::{
-    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
-};
-use aws_config::retry::RetryConfig;
-use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_config::ecs::EcsCredentialsProvider;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::provider_config::ProviderConfig;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{
-    ConfigBag, HttpClient, RuntimeComponents, RuntimeComponentsBuilder, SharedHttpClient,
+    BehaviorVersion, Builder, ConfigBag, HttpClient, Region, RuntimeComponents,
+    RuntimeComponentsBuilder, SharedHttpClient, StalledStreamProtectionConfig,
 };
 use aws_smithy_http_client::tls::{
     self as smithy_tls, rustls_provider::CryptoMode, TlsContext, TrustStore,
@@ -27,41 +28,68 @@ use crate::tls;
 pub const MAX_ATTEMPTS: u32 = 3;
 
 /// The SDK settings of the store: region, credentials and endpoint from the environment,
-/// timeouts and retries from `config`. Tests add an endpoint of their own.
-pub fn sdk_loader(config: &Config) -> ConfigLoader {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+/// timeouts and retries from `config`. Tests set an endpoint of their own on it.
+///
+/// Built on the DynamoDB client's own config builder, not on `aws_config::defaults`: that
+/// loader brings every provider chain of the shared AWS configuration (profile files, SSO,
+/// web identity through STS, instance metadata), ~0.4 MB of the binary that a Lambda function
+/// never runs. What a function does get is read here, from the environment
+/// (docs/API.md#11-configuration):
+/// - the region from `AWS_REGION` (Lambda sets it), else `AWS_DEFAULT_REGION`;
+/// - credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, else from
+///   the container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI` or `_RELATIVE_URI`),
+///   which long-lived environments use to hand out credentials that renew;
+/// - the endpoint from `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`;
+/// - FIPS and dual-stack endpoints from `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`.
+///
+/// A blank variable counts as unset (docs/API.md#11-configuration): `sam local` leaves template
+/// variables blank, and the SDK would take a blank endpoint for an endpoint.
+pub fn sdk_config(config: &Config) -> Builder {
+    sdk_config_from(config, &|name| std::env::var(name).ok())
+}
+
+/// `sdk_config` with the environment as a function, so that tests need not change the process's.
+fn sdk_config_from(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Builder {
+    let setting = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+    let http_client = https_client();
+    let mut builder = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client.clone())
+        .credentials_provider(credentials(http_client))
         .timeout_config(timeouts(config.dynamodb_timeout))
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         // Guards long streaming bodies; a GetItem answer is one small JSON document that the
         // per-attempt timeout already bounds. Off: one interceptor and body wrapper less per read.
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
-    // Lambda always sets these. Naming aws-config's environment providers directly skips
-    // assembling its default provider chains (~0.9 ms of every cold start), and resolves the
-    // same values, since the environment comes first in those chains. Elsewhere (a
-    // developer's profile, SSO) the default chains apply.
-    if std::env::var_os("AWS_REGION").is_some() {
-        loader = loader.region(EnvironmentVariableRegionProvider::new());
+    if let Some(region) = setting("AWS_REGION").or_else(|| setting("AWS_DEFAULT_REGION")) {
+        builder = builder.region(Region::new(region));
     }
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    if let Some(endpoint) =
+        setting("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| setting("AWS_ENDPOINT_URL"))
+    {
+        builder = builder.endpoint_url(endpoint);
     }
-    loader
+    let enabled =
+        |name: &str| setting(name).is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    builder
+        .use_fips(enabled("AWS_USE_FIPS_ENDPOINT"))
+        .use_dual_stack(enabled("AWS_USE_DUALSTACK_ENDPOINT"))
 }
 
-/// The SDK's endpoint variables, which it reads from the environment itself.
-const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"];
-
-/// An empty setting counts as unset (docs/API.md#11-configuration), but the SDK takes a blank endpoint variable
-/// for an endpoint and panics at start (`sam local` leaves template variables blank). So blank
-/// ones are removed before the SDK reads them. Call it before any thread is started: changing
-/// the environment while another thread reads it is undefined behaviour in libc.
-pub fn unset_blank_endpoint_variables() {
-    for name in ENDPOINT_VARIABLES {
-        if std::env::var_os(name).is_some_and(|value| value.to_string_lossy().trim().is_empty()) {
-            std::env::remove_var(name);
-        }
-    }
+/// The environment's keys first (classic Lambda, `sam local`, the dev scripts), then the
+/// container credentials endpoint. Both are resolved on first use and cached by the SDK.
+fn credentials(http_client: SharedHttpClient) -> CredentialsProviderChain {
+    let container = ProviderConfig::without_region().with_http_client(http_client);
+    CredentialsProviderChain::first_try(
+        "environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "container",
+        EcsCredentialsProvider::builder()
+            .configure(&container)
+            .build(),
+    )
 }
 
 /// hyper 1 + rustls on `ring`, trusting the compiled-in roots of `tls`.
@@ -192,5 +220,146 @@ mod tests {
             1,
             "ConnectorOnFirstUse skips it"
         );
+    }
+
+    /// Records where each request goes and how it is signed, and answers none of them.
+    #[derive(Debug, Clone, Default)]
+    struct Recording(Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for Recording {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            let authorization = request.headers().get("authorization").unwrap_or_default();
+            self.0
+                .lock()
+                .expect("lock")
+                .push((request.uri().to_string(), authorization.to_string()));
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Err(
+                aws_smithy_runtime_api::client::result::ConnectorError::other(
+                    "recorded, not sent".into(),
+                    None,
+                ),
+            ))
+        }
+    }
+
+    impl HttpClient for Recording {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// The URI and `Authorization` header of one GetItem from `sdk_config` with `env` as the
+    /// environment.
+    async fn first_request(env: &[(&str, &str)]) -> (String, String) {
+        let env: std::collections::HashMap<String, String> = env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        let recording = Recording::default();
+        let config = crate::config::Config::from_lookup(|name| env.get(name).cloned())
+            .expect("a valid configuration");
+        let sdk = sdk_config_from(&config, &|name| env.get(name).cloned())
+            .http_client(recording.clone())
+            // Where credentials come from is the binary's test (tests/credentials.rs).
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .build();
+        let _ = Client::from_conf(sdk)
+            .get_item()
+            .table_name("jobs")
+            .key(
+                "jobId",
+                aws_sdk_dynamodb::types::AttributeValue::S("j".into()),
+            )
+            .send()
+            .await;
+        let requests = recording.0.lock().expect("lock");
+        requests.first().cloned().expect("one request made")
+    }
+
+    fn table_and<'a>(more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        [("JOBS_TABLE", "jobs")]
+            .iter()
+            .chain(more)
+            .copied()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_region_and_endpoint_come_from_the_environment() {
+        let (uri, authorization) = first_request(&table_and(&[("AWS_REGION", "eu-west-1")])).await;
+        assert_eq!(uri, "https://dynamodb.eu-west-1.amazonaws.com/");
+        assert!(
+            authorization.contains("/eu-west-1/dynamodb/aws4_request"),
+            "{authorization}"
+        );
+
+        let (uri, _) = first_request(&table_and(&[("AWS_DEFAULT_REGION", "ap-south-1")])).await;
+        assert_eq!(
+            uri, "https://dynamodb.ap-south-1.amazonaws.com/",
+            "AWS_DEFAULT_REGION when AWS_REGION is unset"
+        );
+
+        let (uri, _) = first_request(&table_and(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+        ]))
+        .await;
+        assert_eq!(
+            uri, "http://127.0.0.1:8000/",
+            "the service's own endpoint variable first"
+        );
+
+        let (uri, _) = first_request(&table_and(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", " "),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+        ]))
+        .await;
+        assert_eq!(
+            uri, "http://127.0.0.1:9000/",
+            "a blank variable counts as unset"
+        );
+
+        let (uri, _) = first_request(&table_and(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", ""),
+        ]))
+        .await;
+        assert_eq!(
+            uri, "https://dynamodb.eu-west-1.amazonaws.com/",
+            "blank everywhere: DynamoDB itself"
+        );
+    }
+
+    #[tokio::test]
+    async fn fips_and_dual_stack_endpoints_are_chosen_by_their_variables() {
+        let (uri, _) = first_request(&table_and(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "true"),
+        ]))
+        .await;
+        assert_eq!(uri, "https://dynamodb-fips.us-east-1.amazonaws.com/");
+        let (uri, _) = first_request(&table_and(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "TRUE"),
+        ]))
+        .await;
+        assert_eq!(uri, "https://dynamodb.us-east-1.api.aws/");
+        let (uri, _) = first_request(&table_and(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "false"),
+        ]))
+        .await;
+        assert_eq!(uri, "https://dynamodb.us-east-1.amazonaws.com/");
     }
 }

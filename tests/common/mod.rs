@@ -14,7 +14,7 @@ use flickr_job_status::app::App;
 use flickr_job_status::auth::Refusal;
 use flickr_job_status::config::Config;
 use flickr_job_status::lambda::answer;
-use flickr_job_status::store::{sdk_loader, DynamoStore, JobStore, StoreError, StoredJob};
+use flickr_job_status::store::{sdk_config, DynamoStore, JobStore, StoreError, StoredJob};
 use flickr_job_status::wiring;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -87,25 +87,22 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
 pub async fn app(overrides: &[(&str, &str)]) -> App<Counting<DynamoStore>> {
     endpoint();
     let config = config(overrides);
-    let store = DynamoStore::from_config(&config).await;
+    let store = DynamoStore::from_config(&config);
     wiring::app(&config, Counting::new(store))
 }
 
 /// The app against another endpoint (a fault-injecting server, a closed port).
 pub async fn app_at(endpoint: &str, overrides: &[(&str, &str)]) -> App<Counting<DynamoStore>> {
     let config = config(overrides);
-    let sdk = sdk_loader(&config).endpoint_url(endpoint).load().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config);
+    let sdk = sdk_config(&config).endpoint_url(endpoint).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(sdk), &config);
     wiring::app(&config, Counting::new(store))
 }
 
 /// A direct SDK client on the local server, for tests that write records of their own.
 pub async fn client() -> aws_sdk_dynamodb::Client {
-    let sdk = sdk_loader(&config(&[]))
-        .endpoint_url(endpoint())
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+    let sdk = sdk_config(&config(&[])).endpoint_url(endpoint()).build();
+    aws_sdk_dynamodb::Client::from_conf(sdk)
 }
 
 /// Waits until a table the test created is ACTIVE: DynamoDB, DynamoDB Local and dynalite create
