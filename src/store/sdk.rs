@@ -32,7 +32,7 @@ pub const MAX_ATTEMPTS: u32 = 3;
 ///
 /// Built on the DynamoDB client's own config builder, not on `aws_config::defaults`: that
 /// loader brings every provider chain of the shared AWS configuration (profile files, SSO,
-/// web identity through STS, instance metadata), ~0.4 MB of the binary that a Lambda function
+/// web identity through STS, instance metadata), ~0.7 MB of the binary that a Lambda function
 /// never runs. What a function does get is read here, from the environment
 /// (docs/API.md#11-configuration):
 /// - the region from `AWS_REGION` (Lambda sets it), else `AWS_DEFAULT_REGION`;
