@@ -293,73 +293,78 @@ mod tests {
             .collect()
     }
 
+    /// The environment, where the read goes, and why.
+    const ENDPOINT_CASES: [(&[(&str, &str)], &str, &str); 8] = [
+        (
+            &[("AWS_REGION", "eu-west-1")],
+            "https://dynamodb.eu-west-1.amazonaws.com/",
+            "the region",
+        ),
+        (
+            &[("AWS_DEFAULT_REGION", "ap-south-1")],
+            "https://dynamodb.ap-south-1.amazonaws.com/",
+            "AWS_DEFAULT_REGION when AWS_REGION is unset",
+        ),
+        (
+            &[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ],
+            "http://127.0.0.1:8000/",
+            "the service's own endpoint variable first",
+        ),
+        (
+            &[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ENDPOINT_URL_DYNAMODB", " "),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ],
+            "http://127.0.0.1:9000/",
+            "a blank variable counts as unset",
+        ),
+        (
+            &[("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "")],
+            "https://dynamodb.eu-west-1.amazonaws.com/",
+            "blank everywhere: DynamoDB itself",
+        ),
+        (
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_USE_FIPS_ENDPOINT", "true"),
+            ],
+            "https://dynamodb-fips.us-east-1.amazonaws.com/",
+            "FIPS",
+        ),
+        (
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_USE_DUALSTACK_ENDPOINT", "TRUE"),
+            ],
+            "https://dynamodb.us-east-1.api.aws/",
+            "dual-stack",
+        ),
+        (
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_USE_FIPS_ENDPOINT", "false"),
+            ],
+            "https://dynamodb.us-east-1.amazonaws.com/",
+            "FIPS off",
+        ),
+    ];
+
     #[tokio::test]
-    async fn the_region_and_endpoint_come_from_the_environment() {
-        let (uri, authorization) = first_request(&table_and(&[("AWS_REGION", "eu-west-1")])).await;
-        assert_eq!(uri, "https://dynamodb.eu-west-1.amazonaws.com/");
-        assert!(
-            authorization.contains("/eu-west-1/dynamodb/aws4_request"),
-            "{authorization}"
-        );
-
-        let (uri, _) = first_request(&table_and(&[("AWS_DEFAULT_REGION", "ap-south-1")])).await;
-        assert_eq!(
-            uri, "https://dynamodb.ap-south-1.amazonaws.com/",
-            "AWS_DEFAULT_REGION when AWS_REGION is unset"
-        );
-
-        let (uri, _) = first_request(&table_and(&[
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
-        ]))
-        .await;
-        assert_eq!(
-            uri, "http://127.0.0.1:8000/",
-            "the service's own endpoint variable first"
-        );
-
-        let (uri, _) = first_request(&table_and(&[
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_ENDPOINT_URL_DYNAMODB", " "),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
-        ]))
-        .await;
-        assert_eq!(
-            uri, "http://127.0.0.1:9000/",
-            "a blank variable counts as unset"
-        );
-
-        let (uri, _) = first_request(&table_and(&[
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_ENDPOINT_URL", ""),
-        ]))
-        .await;
-        assert_eq!(
-            uri, "https://dynamodb.eu-west-1.amazonaws.com/",
-            "blank everywhere: DynamoDB itself"
-        );
-    }
-
-    #[tokio::test]
-    async fn fips_and_dual_stack_endpoints_are_chosen_by_their_variables() {
-        let (uri, _) = first_request(&table_and(&[
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_USE_FIPS_ENDPOINT", "true"),
-        ]))
-        .await;
-        assert_eq!(uri, "https://dynamodb-fips.us-east-1.amazonaws.com/");
-        let (uri, _) = first_request(&table_and(&[
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_USE_DUALSTACK_ENDPOINT", "TRUE"),
-        ]))
-        .await;
-        assert_eq!(uri, "https://dynamodb.us-east-1.api.aws/");
-        let (uri, _) = first_request(&table_and(&[
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_USE_FIPS_ENDPOINT", "false"),
-        ]))
-        .await;
-        assert_eq!(uri, "https://dynamodb.us-east-1.amazonaws.com/");
+    async fn the_region_endpoint_fips_and_dual_stack_come_from_the_environment() {
+        for (env, expected, why) in ENDPOINT_CASES {
+            let (uri, authorization) = first_request(&table_and(env)).await;
+            assert_eq!(uri, expected, "{why}");
+            if why == "the region" {
+                assert!(
+                    authorization.contains("/eu-west-1/dynamodb/aws4_request"),
+                    "{authorization}"
+                );
+            }
+        }
     }
 }
