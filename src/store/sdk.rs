@@ -293,8 +293,11 @@ mod tests {
             .collect()
     }
 
+    /// Environment variables of one case.
+    type Env = &'static [(&'static str, &'static str)];
+
     /// The environment, where the read goes, and why.
-    const ENDPOINT_CASES: [(&[(&str, &str)], &str, &str); 8] = [
+    const ENDPOINT_CASES: [(Env, &str, &str); 8] = [
         (
             &[("AWS_REGION", "eu-west-1")],
             "https://dynamodb.eu-west-1.amazonaws.com/",
