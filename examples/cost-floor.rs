@@ -11,7 +11,7 @@ use std::convert::Infallible;
 
 use flickr_job_status::config::Config;
 use flickr_job_status::lambda;
-use flickr_job_status::store::{DynamoStore, JobStore};
+use flickr_job_status::store::{DynamoStore, JobStore, Projection};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -45,7 +45,7 @@ async fn read(store: &DynamoStore, event: &RawValue) -> &'static str {
     let Some(job_id) = job_id(event) else {
         return "no job id";
     };
-    match store.get_job(&job_id).await {
+    match store.get_job(&job_id, Projection::Legacy).await {
         Ok(Some(_)) => "found",
         Ok(None) => "missing",
         Err(_) => "failed",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::fake_dynamo::{closed_endpoint, Behaviour, FakeDynamo};
 use common::*;
 use flickr_job_status::app::App;
-use flickr_job_status::store::JobStore;
+use flickr_job_status::store::{JobStore, Projection};
 
 /// Answers every fault must share.
 fn assert_unavailable(reply: &Reply) {
@@ -316,7 +316,7 @@ async fn store_error_details_never_carry_the_response_body() {
         let sdk = sdk_config(&config).endpoint_url(&fake.endpoint).build();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(sdk), &config);
         let error = store
-            .get_job(COMPLETED_JOB)
+            .get_job(COMPLETED_JOB, Projection::Job)
             .await
             .expect_err("the fake never answers an item");
         if body_text == "ValidationException" {

@@ -14,7 +14,7 @@ use crate::http::negotiate::Representation;
 use crate::http::routes::job_path;
 use crate::http::{Request, Response};
 use crate::jobs::{entity_tag, if_none_match, Job, JobResult, PendingView};
-use crate::store::JobStore;
+use crate::store::{JobStore, Projection};
 
 /// GET answers may be kept by the client but must be revalidated (they carry an ETag).
 const REVALIDATE: &str = "private, no-cache";
@@ -99,7 +99,9 @@ impl<S: JobStore> App<S> {
         let job_id = path_id(segment)?;
         let reader = self.reader(exchange, &job_id).await?;
         let job = self
-            .read_job(exchange, &job_id, |owner| reader.may_read(owner))
+            .read_job(exchange, &job_id, Projection::Job, |owner| {
+                reader.may_read(owner)
+            })
             .await?;
         Ok((job_id, reader, job))
     }
@@ -132,7 +134,7 @@ impl<S: JobStore> App<S> {
             if !hold.next_read().await {
                 break Ok(None);
             }
-            let reread = hold.reread(self.store.get_job(job_id), |error| {
+            let reread = hold.reread(self.store.get_job(job_id, Projection::Job), |error| {
                 // Skipped, never the answer: the first read succeeded (no 503 after it).
                 tracing::warn!(?error, "re-read during a wait failed: skipped");
                 true

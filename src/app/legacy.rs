@@ -5,7 +5,7 @@ use super::{to_raw, App, Exchange};
 use crate::error::ApiError;
 use crate::http::input::{json_body, json_object, non_empty_str, validate_id};
 use crate::http::Response;
-use crate::store::JobStore;
+use crate::store::{JobStore, Projection};
 
 impl<S: JobStore> App<S> {
     pub(super) async fn legacy_status(
@@ -27,7 +27,7 @@ impl<S: JobStore> App<S> {
         let caller = self.caller(exchange).await?;
 
         let job = self
-            .read_job(exchange, job_id, |owner| {
+            .read_job(exchange, job_id, Projection::Legacy, |owner| {
                 owner == user_id
                     && caller
                         .as_ref()

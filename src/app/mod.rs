@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Body, Request, Response, Route};
 use crate::jobs::Job;
-use crate::store::{JobStore, StoreError, StoredJob};
+use crate::store::{JobStore, Projection, StoreError, StoredJob};
 
 /// Time kept back from the Lambda deadline to send the 503 before Lambda gives up on us.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
@@ -228,9 +228,10 @@ impl<S: JobStore> App<S> {
         &self,
         exchange: &mut Exchange<'_>,
         job_id: &str,
+        projection: Projection,
         may_read: impl Fn(&str) -> bool,
     ) -> Result<Job, ApiError> {
-        let record = self.read(exchange, job_id).await?;
+        let record = self.read(exchange, job_id, projection).await?;
         let answer_by = answer_by(exchange.deadline);
         let job = readable_job(record, job_id, may_read, SystemTime::now(), answer_by).await?;
         exchange.trace.job_state = Some(job.state.clone());
@@ -242,8 +243,10 @@ impl<S: JobStore> App<S> {
         &self,
         exchange: &mut Exchange<'_>,
         job_id: &str,
+        projection: Projection,
     ) -> Result<Option<StoredJob>, ApiError> {
-        self.store_call(exchange, self.store.get_job(job_id)).await
+        self.store_call(exchange, self.store.get_job(job_id, projection))
+            .await
     }
 
     /// One store call (a `GetItem`, a `Query`, a `BatchGetItem` with its retries), bounded by

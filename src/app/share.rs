@@ -13,7 +13,7 @@ use crate::http::input::{
 };
 use crate::http::routes::job_path;
 use crate::http::Response;
-use crate::store::JobStore;
+use crate::store::{JobStore, Projection};
 
 #[derive(Serialize)]
 struct ShareLink<'a> {
@@ -41,8 +41,10 @@ impl<S: JobStore> App<S> {
             .caller(exchange)
             .await?
             .ok_or(ApiError::Unauthorized(Refusal::Missing))?;
-        self.read_job(exchange, &job_id, |owner| owner == caller.user_id)
-            .await?;
+        self.read_job(exchange, &job_id, Projection::Job, |owner| {
+            owner == caller.user_id
+        })
+        .await?;
 
         let expires_at = unix_now() + expires_in;
         let token = signer.mint(&job_id, expires_at);

@@ -371,6 +371,48 @@ async fn missing_foreign_and_expired_jobs_are_indistinguishable() {
 }
 
 #[tokio::test]
+async fn the_post_shows_what_the_get_shows_for_its_six_keys() {
+    // Its own projection must fetch every attribute those keys show (a record of each state,
+    // with a result, a failure, a stack trace and a target).
+    let app = app(&[]);
+    for (job_id, owner) in [
+        (COMPLETED, OWNER),
+        (FAILED, OWNER),
+        (QUEUED, OWNER),
+        ("t-metadata", "user-test-1"),
+    ] {
+        let body = json!({"job_id": job_id, "user_id": owner}).to_string();
+        let post = answer(
+            &app,
+            request(
+                "POST",
+                "/api/v1/flickr/jobs/status",
+                &[("content-type", "application/json")],
+                Some(&body),
+            ),
+        )
+        .await;
+        let auth = bearer(owner);
+        let got = answer(&app, get(&job(job_id), &[("authorization", auth.as_str())])).await;
+        assert_eq!((post.status, got.status), (200, 200), "{job_id}");
+        for key in [
+            "id",
+            "state",
+            "returnvalue",
+            "failedReason",
+            "stacktrace",
+            "queue",
+        ] {
+            assert_eq!(
+                post.body["data"][key], got.body["data"][key],
+                "{job_id} {key}"
+            );
+        }
+        assert_ne!(post.body["data"]["queue"], Value::Null, "{job_id}");
+    }
+}
+
+#[tokio::test]
 async fn the_post_keeps_six_keys_and_the_get_has_eleven() {
     let app = app(&[]);
     let post = answer(

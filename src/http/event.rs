@@ -3,9 +3,11 @@
 //! `lambda_http` would decode base64 bodies with `expect` and crash the invocation on bad
 //! input, so the raw event is read here and turned into a `Request` without ever failing.
 
-use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 use base64::Engine;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -88,13 +90,61 @@ struct RawEvent {
     path: Option<String>,
     raw_path: Option<String>,
     raw_query_string: Option<String>,
-    headers: Option<HashMap<String, Option<String>>>,
-    multi_value_headers: Option<HashMap<String, Option<Vec<String>>>>,
-    query_string_parameters: Option<HashMap<String, Option<String>>>,
-    multi_value_query_string_parameters: Option<HashMap<String, Option<Vec<String>>>>,
+    #[serde(deserialize_with = "entries")]
+    headers: Option<Entries<Option<String>>>,
+    #[serde(deserialize_with = "entries")]
+    multi_value_headers: Option<Entries<Option<Vec<String>>>>,
+    #[serde(deserialize_with = "entries")]
+    query_string_parameters: Option<Entries<Option<String>>>,
+    #[serde(deserialize_with = "entries")]
+    multi_value_query_string_parameters: Option<Entries<Option<Vec<String>>>>,
     body: Option<String>,
     is_base64_encoded: Option<bool>,
     request_context: Option<RawContext>,
+}
+
+/// A JSON object's members in the event's order. The header and query objects are flattened
+/// into lists at once, so they are never built as hash maps (hashing every name is a tenth of
+/// reading a small event).
+type Entries<V> = Vec<(String, V)>;
+
+/// An object, or `null`, as `Entries`.
+fn entries<'de, D, V>(deserializer: D) -> Result<Option<Entries<V>>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct EntriesVisitor<V>(PhantomData<V>);
+
+    impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+        type Value = Option<Entries<V>>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("an object or null")
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, inner: D2) -> Result<Self::Value, D2::Error> {
+            inner.deserialize_map(self)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(Some(entries))
+        }
+    }
+
+    deserializer.deserialize_option(EntriesVisitor(PhantomData))
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -154,7 +204,10 @@ pub fn parse_event(raw: &str) -> Option<Request> {
         _ => flatten_single(event.headers.unwrap_or_default()),
     }
     .into_iter()
-    .map(|(name, value)| (name.to_ascii_lowercase(), value))
+    .map(|(mut name, value)| {
+        name.make_ascii_lowercase();
+        (name, value)
+    })
     .collect();
 
     let query = match origin {
@@ -201,21 +254,26 @@ pub fn parse_event(raw: &str) -> Option<Request> {
     })
 }
 
-fn flatten_single(map: HashMap<String, Option<String>>) -> Vec<(String, String)> {
+fn flatten_single(map: Entries<Option<String>>) -> Vec<(String, String)> {
     map.into_iter()
         .filter_map(|(key, value)| Some((key, value?)))
         .collect()
 }
 
-fn flatten_multi(map: HashMap<String, Option<Vec<String>>>) -> Vec<(String, String)> {
-    map.into_iter()
-        .flat_map(|(key, values)| {
-            values
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |value| (key.clone(), value))
-        })
-        .collect()
+fn flatten_multi(map: Entries<Option<Vec<String>>>) -> Vec<(String, String)> {
+    let mut pairs = Vec::with_capacity(map.len());
+    for (key, values) in map {
+        let mut values = values.unwrap_or_default().into_iter().peekable();
+        while let Some(value) = values.next() {
+            if values.peek().is_none() {
+                // The name itself goes with its last value: a copy only for the others.
+                pairs.push((key, value));
+                break;
+            }
+            pairs.push((key.clone(), value));
+        }
+    }
+    pairs
 }
 
 fn decode_query_part(part: &str) -> String {
@@ -315,6 +373,51 @@ mod tests {
         assert_eq!(request.header_values("x-many").count(), 2);
         assert_eq!(request.query_values("token").count(), 2);
         assert_eq!(request.request_time_ms, Some(1_796_153_549_000));
+    }
+
+    #[test]
+    fn headers_keep_the_events_order_and_every_value() {
+        // Written out, not built with `json!`, whose objects sort their keys.
+        let rest = parse_event(
+            r#"{"path": "/api/v1/flickr/jobs/a", "httpMethod": "GET",
+                "headers": {"Zeta": "last", "Accept": "b"},
+                "multiValueHeaders": {"Zeta": ["1", "2", "3"], "Accept": ["a", "b"], "Empty": [], "Null": null}}"#,
+        )
+        .expect("an HTTP event");
+        let headers: Vec<(&str, &str)> = rest
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("zeta", "1"),
+                ("zeta", "2"),
+                ("zeta", "3"),
+                ("accept", "a"),
+                ("accept", "b")
+            ]
+        );
+        let http = parse_event(
+            r#"{"version": "2.0", "rawPath": "/p", "requestContext": {"http": {"method": "GET"}},
+                "headers": {"X-B": "2", "Null": null, "x-a": "1"}, "queryStringParameters": null}"#,
+        )
+        .expect("an HTTP event");
+        assert_eq!(
+            http.headers,
+            [
+                ("x-b".to_string(), "2".to_string()),
+                ("x-a".to_string(), "1".to_string())
+            ]
+        );
+        assert!(http.query.is_empty());
+        for not_an_object in [r#""headers": ["a"]"#, r#""headers": "a""#] {
+            let event = format!(
+                r#"{{"version": "2.0", "rawPath": "/p", "requestContext": {{"http": {{"method": "GET"}}}}, {not_an_object}}}"#
+            );
+            assert!(parse_event(&event).is_none(), "{event}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::sdk::sdk_config;
-use super::{decode_record, JobStore, ListPage, ListQuery, StoreError, StoredJob};
+use super::{decode_record, JobStore, ListPage, ListQuery, Projection, StoreError, StoredJob};
 use crate::config::Config;
 
 /// The DynamoDB table of job records, read with `GetItem`.
@@ -25,8 +25,16 @@ pub struct DynamoStore {
     pub(super) user_index: Option<String>,
 }
 
-/// Only the attributes the API uses; `state` is a reserved word, hence the placeholder.
-const PROJECTION: &str = "user_id, expires_at, #state, returnvalue, failedReason, stacktrace, target, progress, attempts, created_at, updated_at";
+/// `projection` as an expression: written out once rather than joined on every request.
+/// `state` is a reserved word, hence the placeholder.
+fn expression(projection: Projection) -> &'static str {
+    match projection {
+        Projection::Legacy => {
+            "user_id, expires_at, #state, returnvalue, failedReason, stacktrace, target"
+        }
+        Projection::Job => "user_id, expires_at, #state, returnvalue, failedReason, stacktrace, target, progress, attempts, created_at, updated_at",
+    }
+}
 
 /// The key the warm-up read asks for. Job ids never hold control characters, so no job has it.
 const WARM_UP_KEY: &str = "\u{1}connection-warm-up";
@@ -74,18 +82,23 @@ impl DynamoStore {
 }
 
 impl JobStore for DynamoStore {
-    async fn get_job(&self, job_id: &str) -> Result<Option<StoredJob>, StoreError> {
-        let output = self
+    async fn get_job(
+        &self,
+        job_id: &str,
+        projection: Projection,
+    ) -> Result<Option<StoredJob>, StoreError> {
+        let send = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(&self.key, AttributeValue::S(job_id.to_string()))
             .consistent_read(self.consistent_read)
-            .projection_expression(PROJECTION)
+            .projection_expression(expression(projection))
             .expression_attribute_names("#state", "state")
-            .send()
-            .await
-            .map_err(classify)?;
+            .send();
+        // The SDK's future is kilobytes; boxed, the request's future that holds it (and the
+        // timeouts around it) is moved as a pointer instead of copied at every layer.
+        let output = Box::pin(send).await.map_err(classify)?;
         Ok(output.item.map(decode_record))
     }
 
@@ -160,5 +173,21 @@ fn summary<E: ProvideErrorMetadata>(
             chain
         }
         _ => "the request could not be built".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_expression_names_exactly_its_projections_attributes() {
+        for projection in [Projection::Legacy, Projection::Job] {
+            let named: Vec<&str> = expression(projection)
+                .split(", ")
+                .map(|name| if name == "#state" { "state" } else { name })
+                .collect();
+            assert_eq!(named, projection.attributes(), "{projection:?}");
+        }
     }
 }

@@ -11,7 +11,9 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::batch::{fetch_all, Round};
-use super::{decode_record, JobStore, ListPage, ListQuery, StartKey, StoreError, StoredJob};
+use super::{
+    decode_record, JobStore, ListPage, ListQuery, Projection, StartKey, StoreError, StoredJob,
+};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -208,14 +210,26 @@ impl MemoryStore {
 }
 
 impl JobStore for MemoryStore {
-    async fn get_job(&self, job_id: &str) -> Result<Option<StoredJob>, StoreError> {
+    async fn get_job(
+        &self,
+        job_id: &str,
+        projection: Projection,
+    ) -> Result<Option<StoredJob>, StoreError> {
         self.begin_read()?;
+        // Projected as DynamoDB would, so that a route whose projection lacks an attribute it
+        // shows fails here as it would on the table.
+        let attributes = projection.attributes();
         let item = self
             .items
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(job_id)
-            .cloned();
+            .map(|item| {
+                item.iter()
+                    .filter(|(name, _)| attributes.contains(&name.as_str()))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect()
+            });
         Ok(item.map(decode_record))
     }
 
@@ -291,27 +305,31 @@ mod tests {
             MemoryStore::from_typed_json(include_str!("../../dev/sample-jobs.json"), "jobId")
                 .unwrap();
         let job = store
-            .get_job("e6b6634c-e07c-43f0-88b3-9516590aad77")
+            .get_job("e6b6634c-e07c-43f0-88b3-9516590aad77", Projection::Job)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(job.owner(), Some("09b4e414-4f70-4226-9ee8-f9e815fc2539"));
         assert_eq!(job.decode().await.unwrap().state, "completed");
-        assert!(store.get_job("missing").await.unwrap().is_none());
+        assert!(store
+            .get_job("missing", Projection::Job)
+            .await
+            .unwrap()
+            .is_none());
 
         store.fail_next([
             StoreError::Unavailable("a".into()),
             StoreError::Failed("b".into()),
         ]);
         assert_eq!(
-            store.get_job("missing").await,
+            store.get_job("missing", Projection::Job).await,
             Err(StoreError::Unavailable("a".into()))
         );
         assert_eq!(
-            store.get_job("missing").await,
+            store.get_job("missing", Projection::Job).await,
             Err(StoreError::Failed("b".into()))
         );
-        assert!(store.get_job("missing").await.is_ok());
+        assert!(store.get_job("missing", Projection::Job).await.is_ok());
         assert_eq!(store.reads(), 5);
     }
 

@@ -36,12 +36,58 @@ impl StoreError {
     }
 }
 
+/// Which attributes one job's read asks for. DynamoDB bills the whole item whatever is
+/// projected, but a shorter list is a smaller request to sign and a smaller answer to parse,
+/// which is most of a small request's cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    /// The original `POST /jobs/status`: its six keys (docs/API.md#post-jobsstatus--the-original-api),
+    /// the owner and the expiry.
+    Legacy,
+    /// Everything the GET routes, the result, the share route and the pages show.
+    Job,
+}
+
+impl Projection {
+    /// The record attributes fetched (docs/API.md#10-the-job-record).
+    pub fn attributes(self) -> &'static [&'static str] {
+        const LEGACY: &[&str] = &[
+            "user_id",
+            "expires_at",
+            "state",
+            "returnvalue",
+            "failedReason",
+            "stacktrace",
+            "target",
+        ];
+        const JOB: &[&str] = &[
+            "user_id",
+            "expires_at",
+            "state",
+            "returnvalue",
+            "failedReason",
+            "stacktrace",
+            "target",
+            "progress",
+            "attempts",
+            "created_at",
+            "updated_at",
+        ];
+        match self {
+            Projection::Legacy => LEGACY,
+            Projection::Job => JOB,
+        }
+    }
+}
+
 /// Reads job records by id.
 pub trait JobStore: Send + Sync {
-    /// The record of `job_id`, undecoded but for its owner and expiry (see `StoredJob`).
+    /// The record of `job_id` with the attributes of `projection`, undecoded but for its
+    /// owner and expiry (see `StoredJob`).
     fn get_job(
         &self,
         job_id: &str,
+        projection: Projection,
     ) -> impl Future<Output = Result<Option<StoredJob>, StoreError>> + Send;
 
     /// One page of `query.user_id`'s jobs from the user index, newest first: one `Query`

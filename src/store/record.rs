@@ -1,6 +1,6 @@
 //! DynamoDB item → `StoredJob` → `Job`, following the record layout of docs/API.md#10-the-job-record.
 //!
-//! Ownership is decided before anything else of a record is decoded: `decode_record` takes out
+//! Ownership is decided before anything else of a record is decoded: `decode_record` reads
 //! `user_id` and `expires_at` only, and the rest stays as DynamoDB sent it until the caller is
 //! known to be allowed to read it (`StoredJob::decode`). So another user's large record costs no
 //! more of the function's own work than a missing one.
@@ -21,7 +21,22 @@ pub struct StoredJob {
     /// `None` when the record has no string `user_id`: it belongs to no one.
     owner: Option<String>,
     expiry: Expiry,
-    rest: HashMap<String, AttributeValue>,
+    rest: Attributes,
+}
+
+/// The attributes the API shows, as DynamoDB sent them. Sorted out of the item in one pass
+/// over it: no look-up by name, no hashing of names.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Attributes {
+    state: Option<AttributeValue>,
+    returnvalue: Option<AttributeValue>,
+    stacktrace: Option<AttributeValue>,
+    failed_reason: Option<AttributeValue>,
+    target: Option<AttributeValue>,
+    progress: Option<AttributeValue>,
+    attempts: Option<AttributeValue>,
+    created_at: Option<AttributeValue>,
+    updated_at: Option<AttributeValue>,
 }
 
 /// `expires_at`, DynamoDB's TTL attribute, in epoch seconds.
@@ -34,12 +49,31 @@ enum Expiry {
 }
 
 /// DynamoDB item → record; only the owner and the expiry are looked at.
-pub fn decode_record(mut item: HashMap<String, AttributeValue>) -> StoredJob {
-    let owner = match item.remove("user_id") {
+pub fn decode_record(item: HashMap<String, AttributeValue>) -> StoredJob {
+    let (mut user_id, mut expires_at) = (None, None);
+    let mut rest = Attributes::default();
+    for (name, value) in item {
+        let slot = match name.as_str() {
+            "user_id" => &mut user_id,
+            "expires_at" => &mut expires_at,
+            "state" => &mut rest.state,
+            "returnvalue" => &mut rest.returnvalue,
+            "stacktrace" => &mut rest.stacktrace,
+            "failedReason" => &mut rest.failed_reason,
+            "target" => &mut rest.target,
+            "progress" => &mut rest.progress,
+            "attempts" => &mut rest.attempts,
+            "created_at" => &mut rest.created_at,
+            "updated_at" => &mut rest.updated_at,
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    let owner = match user_id {
         Some(AttributeValue::S(owner)) => Some(owner),
         _ => None,
     };
-    let expiry = match item.remove("expires_at") {
+    let expiry = match expires_at {
         None | Some(AttributeValue::Null(_)) => Expiry::Never,
         Some(AttributeValue::N(number)) => match number.parse::<f64>() {
             Ok(seconds) if seconds.is_finite() => Expiry::At(seconds),
@@ -50,7 +84,7 @@ pub fn decode_record(mut item: HashMap<String, AttributeValue>) -> StoredJob {
     StoredJob {
         owner,
         expiry,
-        rest: item,
+        rest,
     }
 }
 
@@ -72,8 +106,8 @@ impl StoredJob {
     /// listing and the batch never decode (or fail on) a result they do not show, whatever
     /// the store handed over.
     pub fn summary_only(mut self) -> Self {
-        self.rest.remove("returnvalue");
-        self.rest.remove("stacktrace");
+        self.rest.returnvalue = None;
+        self.rest.stacktrace = None;
         self
     }
 
@@ -85,26 +119,26 @@ impl StoredJob {
     /// The rest of the record, or the name of the attribute that makes it unusable. Async only
     /// for a compressed `returnvalue`, which may wait its turn to be decompressed (`gunzip`).
     pub async fn decode(self) -> Result<Job, CorruptAttribute> {
-        let mut item = self.rest;
-        let state = match item.remove("state") {
+        let item = self.rest;
+        let state = match item.state {
             Some(AttributeValue::S(state)) => state,
             _ => return Err("state"),
         };
-        let returnvalue = match item.remove("returnvalue") {
+        let returnvalue = match item.returnvalue {
             None | Some(AttributeValue::Null(_)) => Value::Null,
             Some(AttributeValue::S(text)) => json_text(text),
             Some(map @ AttributeValue::M(_)) => to_json(map),
             Some(AttributeValue::B(blob)) => compressed_json(blob.as_ref()).await?,
             Some(_) => return Err("returnvalue"),
         };
-        let stacktrace = match item.remove("stacktrace") {
+        let stacktrace = match item.stacktrace {
             None | Some(AttributeValue::Null(_)) => Value::Array(Vec::new()),
             Some(AttributeValue::S(text)) => json_text(text),
             Some(list @ AttributeValue::L(_)) => to_json(list),
             Some(_) => return Err("stacktrace"),
         };
-        let failed_reason = optional_string(item.remove("failedReason")).ok_or("failedReason")?;
-        let target = optional_string(item.remove("target")).ok_or("target")?;
+        let failed_reason = optional_string(item.failed_reason).ok_or("failedReason")?;
+        let target = optional_string(item.target).ok_or("target")?;
         let expires_at = match self.expiry {
             Expiry::At(seconds) => whole(seconds, MAX_EPOCH_SECONDS),
             Expiry::Never | Expiry::Unusable => None,
@@ -117,33 +151,18 @@ impl StoredJob {
             // A number, so it still counts for expiry, but not one RFC 3339 can show.
             meta.unusable.push("expires_at");
         }
-        meta.progress = metadata(
-            &mut meta.unusable,
-            "progress",
-            item.remove("progress"),
-            progress,
-        );
+        meta.progress = metadata(&mut meta.unusable, "progress", item.progress, progress);
         meta.attempts = metadata(
             &mut meta.unusable,
             "attempts",
-            item.remove("attempts"),
+            item.attempts,
             |value| match value {
                 AttributeValue::N(number) => number.parse::<Number>().ok(),
                 _ => None,
             },
         );
-        meta.created_at = metadata(
-            &mut meta.unusable,
-            "created_at",
-            item.remove("created_at"),
-            epoch_ms,
-        );
-        meta.updated_at = metadata(
-            &mut meta.unusable,
-            "updated_at",
-            item.remove("updated_at"),
-            epoch_ms,
-        );
+        meta.created_at = metadata(&mut meta.unusable, "created_at", item.created_at, epoch_ms);
+        meta.updated_at = metadata(&mut meta.unusable, "updated_at", item.updated_at, epoch_ms);
         Ok(Job {
             state,
             returnvalue,
@@ -412,6 +431,46 @@ mod tests {
                 decode_record(item(pairs)).decode().await,
                 Err(name),
                 "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_projected_attribute_is_read() {
+        use crate::store::Projection;
+        let full = vec![
+            ("user_id", s("u")),
+            ("expires_at", n("253402300799")),
+            ("state", s("retrying")),
+            ("returnvalue", s("{}")),
+            ("failedReason", s("why")),
+            ("stacktrace", s("[1]")),
+            ("target", s("t")),
+            ("progress", n("5")),
+            ("attempts", n("2")),
+            ("created_at", n("1")),
+            ("updated_at", n("2")),
+        ];
+        async fn read(
+            pairs: Vec<(&str, AttributeValue)>,
+        ) -> (Option<String>, bool, Result<Job, CorruptAttribute>) {
+            let record = decode_record(item(pairs));
+            let owner = record.owner().map(str::to_string);
+            let expired = record.is_expired(SystemTime::now());
+            (owner, expired, record.decode().await)
+        }
+        let whole = read(full.clone()).await;
+        assert!(whole.2.is_ok(), "{whole:?}");
+        for name in Projection::Job.attributes() {
+            let without: Vec<_> = full
+                .iter()
+                .filter(|(key, _)| key != name)
+                .cloned()
+                .collect();
+            assert_ne!(
+                read(without).await,
+                whole,
+                "{name} is projected but never read"
             );
         }
     }

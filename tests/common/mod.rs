@@ -14,7 +14,9 @@ use flickr_job_status::app::App;
 use flickr_job_status::auth::Refusal;
 use flickr_job_status::config::Config;
 use flickr_job_status::lambda::answer;
-use flickr_job_status::store::{sdk_config, DynamoStore, JobStore, StoreError, StoredJob};
+use flickr_job_status::store::{
+    sdk_config, DynamoStore, JobStore, Projection, StoreError, StoredJob,
+};
 use flickr_job_status::wiring;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -156,9 +158,13 @@ impl<S: JobStore> ReadCount for App<Counting<S>> {
 }
 
 impl<S: JobStore> JobStore for Counting<S> {
-    async fn get_job(&self, job_id: &str) -> Result<Option<StoredJob>, StoreError> {
+    async fn get_job(
+        &self,
+        job_id: &str,
+        projection: Projection,
+    ) -> Result<Option<StoredJob>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.get_job(job_id).await
+        self.inner.get_job(job_id, projection).await
     }
 
     // GET /jobs and POST /jobs/batch: one store call each (a Query; a BatchGetItem with retries).
