@@ -96,6 +96,17 @@ fn get(path: &str, headers: &[(&str, &str)]) -> Value {
     request("GET", path, headers, None)
 }
 
+/// The original `POST /jobs/status` of `job_id` as `user_id`, without credentials.
+fn legacy_post(job_id: &str, user_id: &str) -> Value {
+    let body = json!({"job_id": job_id, "user_id": user_id}).to_string();
+    request(
+        "POST",
+        "/api/v1/flickr/jobs/status",
+        &[("content-type", "application/json")],
+        Some(&body),
+    )
+}
+
 fn job(id: &str) -> String {
     format!("/api/v1/flickr/jobs/{id}")
 }
@@ -381,17 +392,7 @@ async fn the_post_shows_what_the_get_shows_for_its_six_keys() {
         (QUEUED, OWNER),
         ("t-metadata", "user-test-1"),
     ] {
-        let body = json!({"job_id": job_id, "user_id": owner}).to_string();
-        let post = answer(
-            &app,
-            request(
-                "POST",
-                "/api/v1/flickr/jobs/status",
-                &[("content-type", "application/json")],
-                Some(&body),
-            ),
-        )
-        .await;
+        let post = answer(&app, legacy_post(job_id, owner)).await;
         let auth = bearer(owner);
         let got = answer(&app, get(&job(job_id), &[("authorization", auth.as_str())])).await;
         assert_eq!((post.status, got.status), (200, 200), "{job_id}");
@@ -415,16 +416,7 @@ async fn the_post_shows_what_the_get_shows_for_its_six_keys() {
 #[tokio::test]
 async fn the_post_keeps_six_keys_and_the_get_has_eleven() {
     let app = app(&[]);
-    let post = answer(
-        &app,
-        request(
-            "POST",
-            "/api/v1/flickr/jobs/status",
-            &[("content-type", "application/json")],
-            Some(&json!({"job_id": "t-metadata", "user_id": "user-test-1"}).to_string()),
-        ),
-    )
-    .await;
+    let post = answer(&app, legacy_post("t-metadata", "user-test-1")).await;
     let keys = |data: &Value| -> Vec<String> {
         data.as_object()
             .expect("an object")

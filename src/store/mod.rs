@@ -37,8 +37,8 @@ impl StoreError {
 }
 
 /// Which attributes one job's read asks for. DynamoDB bills the whole item whatever is
-/// projected, but a shorter list is a smaller request to sign and a smaller answer to parse,
-/// which is most of a small request's cost.
+/// projected, but a shorter list is a smaller request to sign and send and a smaller answer
+/// to parse (docs/performance.md#compressed-answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Projection {
     /// The original `POST /jobs/status`: its six keys (docs/API.md#post-jobsstatus--the-original-api),
@@ -51,16 +51,8 @@ pub enum Projection {
 impl Projection {
     /// The record attributes fetched (docs/API.md#10-the-job-record).
     pub fn attributes(self) -> &'static [&'static str] {
-        const LEGACY: &[&str] = &[
-            "user_id",
-            "expires_at",
-            "state",
-            "returnvalue",
-            "failedReason",
-            "stacktrace",
-            "target",
-        ];
-        const JOB: &[&str] = &[
+        // The original POST's are the first seven.
+        const ALL: [&str; 11] = [
             "user_id",
             "expires_at",
             "state",
@@ -74,8 +66,8 @@ impl Projection {
             "updated_at",
         ];
         match self {
-            Projection::Legacy => LEGACY,
-            Projection::Job => JOB,
+            Projection::Legacy => &ALL[..7],
+            Projection::Job => &ALL,
         }
     }
 }
