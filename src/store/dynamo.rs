@@ -23,17 +23,19 @@ pub struct DynamoStore {
     pub(super) consistent_read: bool,
     /// The user index of `GET /jobs` (`JOBS_USER_INDEX`); `None`: no listing.
     pub(super) user_index: Option<String>,
+    /// The projection expressions of `Projection::Legacy` and `Projection::Job`, built once.
+    expressions: [String; 2],
 }
 
-/// `projection` as an expression: written out once rather than joined on every request.
-/// `state` is a reserved word, hence the placeholder.
-fn expression(projection: Projection) -> &'static str {
-    match projection {
-        Projection::Legacy => {
-            "user_id, expires_at, #state, returnvalue, failedReason, stacktrace, target"
-        }
-        Projection::Job => "user_id, expires_at, #state, returnvalue, failedReason, stacktrace, target, progress, attempts, created_at, updated_at",
-    }
+/// `projection`'s attributes as a projection expression. `state` is a reserved word, hence the
+/// placeholder (named in every `GetItem`).
+fn expression(projection: Projection) -> String {
+    let names: Vec<&str> = projection
+        .attributes()
+        .iter()
+        .map(|&name| if name == "state" { "#state" } else { name })
+        .collect();
+    names.join(", ")
 }
 
 /// The key the warm-up read asks for. Job ids never hold control characters, so no job has it.
@@ -55,6 +57,7 @@ impl DynamoStore {
             key: config.jobs_table_key.clone(),
             consistent_read: config.consistent_read,
             user_index: config.jobs_user_index.clone(),
+            expressions: [Projection::Legacy, Projection::Job].map(expression),
         }
     }
 
@@ -93,7 +96,10 @@ impl JobStore for DynamoStore {
             .table_name(&self.table)
             .key(&self.key, AttributeValue::S(job_id.to_string()))
             .consistent_read(self.consistent_read)
-            .projection_expression(expression(projection))
+            .projection_expression(match projection {
+                Projection::Legacy => &self.expressions[0],
+                Projection::Job => &self.expressions[1],
+            })
             .expression_attribute_names("#state", "state")
             .send();
         // The SDK's future is kilobytes; boxed, the request's future that holds it (and the
@@ -182,10 +188,14 @@ mod tests {
 
     #[test]
     fn each_expression_names_exactly_its_projections_attributes() {
+        assert_eq!(
+            expression(Projection::Legacy),
+            "user_id, expires_at, #state, returnvalue, failedReason, stacktrace, target"
+        );
         for projection in [Projection::Legacy, Projection::Job] {
-            let named: Vec<&str> = expression(projection)
+            let named: Vec<String> = expression(projection)
                 .split(", ")
-                .map(|name| if name == "#state" { "state" } else { name })
+                .map(|name| if name == "#state" { "state" } else { name }.to_string())
                 .collect();
             assert_eq!(named, projection.attributes(), "{projection:?}");
         }
